@@ -1,0 +1,76 @@
+// swift-tools-version: 6.1
+//
+// dropbooth: the layers of DESIGN.md, each a target that depends only on the ones above it.
+//
+//   1. TensorEngine  float32 tensors on OpenBLAS, autodiff, kernels, optimisers
+//   2. ModelIO       safetensors (memory-mapped), checkpoint and adapter formats
+//      Imaging       image decode/encode, EXIF orientation, resize/crop, text rendering, grids
+//      YAML          a small document layer over the system's libyaml, with line/column marks
+//   3. (Diffusion)   CLIP tokenizer/text encoder, UNet, VAE, schedulers  — issue "Stable Diffusion in Swift"
+//   4. (Training)    LoRA, DreamBooth, textual inversion                  — issue "Training"
+//   5. Service       recipes, config, watching, queue, runs, outbox, systemd
+//   6. dropbooth     the command-line tool (serve, run, check, status, bench, ...)
+//
+// The C libraries come from Debian packages (scripts/setup.sh installs them) through
+// system-library targets: the distribution ships their security fixes.
+import PackageDescription
+
+let package = Package(
+    name: "dropbooth",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "dropbooth", targets: ["dropbooth"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+    ],
+    targets: [
+        // System libraries (Debian -dev packages).
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas"),
+        .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1"),
+        .systemLibrary(name: "CInotifyTools"),
+        .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg"),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng16"),
+        .systemLibrary(name: "CFreeType", pkgConfig: "freetype2"),
+        .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd"),
+
+        // 1. Tensor engine
+        .target(
+            name: "TensorEngine",
+            dependencies: ["COpenBLAS"],
+            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+        ),
+        // 2. Model IO, images, YAML
+        .target(name: "ModelIO", dependencies: ["TensorEngine"]),
+        .target(name: "Imaging", dependencies: ["CJPEG", "CPNG", "CFreeType"]),
+        .target(name: "YAML", dependencies: ["CYAML"]),
+        // 5. Service
+        .target(
+            name: "Service",
+            dependencies: [
+                "TensorEngine", "ModelIO", "Imaging", "YAML", "CInotifyTools", "CSystemd",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // 6. CLI
+        .executableTarget(
+            name: "dropbooth",
+            dependencies: [
+                "Service", "TensorEngine", "ModelIO", "Imaging",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        .testTarget(name: "TensorEngineTests", dependencies: ["TensorEngine", "ModelIO"]),
+        .testTarget(name: "ModelIOTests", dependencies: ["ModelIO", "TensorEngine"]),
+        .testTarget(name: "ImagingTests", dependencies: ["Imaging"]),
+        .testTarget(name: "YAMLTests", dependencies: ["YAML"]),
+        .testTarget(name: "ServiceTests", dependencies: ["Service", "Imaging", "YAML"]),
+        // Starts the real `dropbooth` binary on temporary folders.
+        .testTarget(name: "IntegrationTests", dependencies: ["dropbooth", "Imaging"]),
+    ]
+)

@@ -1,0 +1,1 @@
+// Image decode/encode and grids: see issue "Service" (preflight).

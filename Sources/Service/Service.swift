@@ -1,0 +1,1 @@
+// Recipes, config, watching, queue, runs, outbox, systemd.

@@ -1,0 +1,1 @@
+// A small document layer over libyaml.
