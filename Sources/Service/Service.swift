@@ -1,1 +1,0 @@
-// Recipes, config, watching, queue, runs, outbox, systemd.

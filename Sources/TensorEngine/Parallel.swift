@@ -1,0 +1,54 @@
+import Dispatch
+
+/// How many threads the non-GEMM kernels use. Set once at start-up from the service config
+/// (`threads`); defaults to every core. OpenBLAS has its own pool, sized by `setBLASThreads`.
+public enum EngineThreads {
+    nonisolated(unsafe) public static var count: Int = max(1, System.coreCount)
+}
+
+enum System {
+    static var coreCount: Int {
+        #if canImport(Glibc)
+        return Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+        #else
+        return 1
+        #endif
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Runs `body(chunkStart..<chunkEnd)` over `0..<count` split into contiguous chunks, one per
+/// thread, in parallel. Work below `minimumPerThread` items per thread runs inline: spawning
+/// costs more than it saves on small tensors.
+@inlinable
+public func parallelChunks(_ count: Int, minimumPerThread: Int = 4096, _ body: (Range<Int>) -> Void) {
+    guard count > 0 else { return }
+    let threads = min(EngineThreads.count, max(1, count / max(1, minimumPerThread)))
+    if threads <= 1 { body(0..<count); return }
+    let per = (count + threads - 1) / threads
+    // The kernels' closures capture raw pointers, which are not Sendable. Each chunk writes a
+    // disjoint range, so sharing them across threads is safe by construction.
+    withoutActuallyEscaping(body) { body in
+        nonisolated(unsafe) let body = body
+        DispatchQueue.concurrentPerform(iterations: threads) { t in
+            let start = t * per
+            let end = min(count, start + per)
+            if start < end { body(start..<end) }
+        }
+    }
+}
+
+/// Runs `body(i)` for every i in `0..<count`, spread over the engine's threads. For loops
+/// whose iterations are each large (a row of a GEMM, a head of attention).
+@inlinable
+public func parallelFor(_ count: Int, _ body: (Int) -> Void) {
+    guard count > 0 else { return }
+    if count == 1 || EngineThreads.count == 1 { for i in 0..<count { body(i) }; return }
+    withoutActuallyEscaping(body) { body in
+        nonisolated(unsafe) let body = body
+        DispatchQueue.concurrentPerform(iterations: count) { body($0) }
+    }
+}

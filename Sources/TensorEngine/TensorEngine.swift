@@ -1,1 +1,0 @@
-// The tensor engine (DESIGN.md layer 1): see issue "Tensor engine".
