@@ -1,0 +1,60 @@
+import Foundation
+import Testing
+import ModelIO
+
+/// A reference fixture: one safetensors file written by a script in scripts/fixtures/ with
+/// PyTorch. Tensors are stored in PyTorch's layout (NCHW for images); `__metadata__` holds
+/// the op's parameters as strings.
+struct Fixture {
+    let file: SafeTensorsFile
+
+    /// Tests/Fixtures, found from this source file so tests run from any working directory.
+    static let root = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fixtures")
+
+    init(_ relativePath: String) throws {
+        file = try SafeTensorsFile(path: Fixture.root.appendingPathComponent(relativePath).path)
+    }
+
+    func floats(_ name: String) throws -> [Float] { try file.floats(name) }
+    func shape(_ name: String) throws -> [Int] { try file.entry(name).shape }
+    func has(_ name: String) -> Bool { file.entries[name] != nil }
+
+    func meta(_ key: String) throws -> String {
+        guard let v = file.metadata[key] else { throw FixtureError.missingMetadata(file.path, key) }
+        return v
+    }
+    func metaInt(_ key: String) throws -> Int {
+        guard let v = Int(try meta(key)) else { throw FixtureError.missingMetadata(file.path, key) }
+        return v
+    }
+
+    /// NCHW (PyTorch) → NHWC (the engine's channels-last layout).
+    static func nchwToNHWC(_ v: [Float], shape s: [Int]) -> [Float] {
+        precondition(s.count == 4)
+        let (n, c, h, w) = (s[0], s[1], s[2], s[3])
+        var out = [Float](repeating: 0, count: v.count)
+        for b in 0..<n { for ch in 0..<c { for y in 0..<h { for x in 0..<w {
+            out[((b * h + y) * w + x) * c + ch] = v[((b * c + ch) * h + y) * w + x]
+        } } } }
+        return out
+    }
+
+    /// OIHW (PyTorch conv weight) → O,KH,KW,I (the engine's layout: one im2col row per output channel).
+    static func oihwToOHWI(_ v: [Float], shape s: [Int]) -> [Float] { nchwToNHWC(v, shape: s) }
+}
+
+enum FixtureError: Error { case missingMetadata(String, String) }
+
+/// Elementwise |a - b| <= atol + rtol * |b|; reports the worst element.
+func expectClose(_ actual: [Float], _ expected: [Float], rtol: Float = 1e-5, atol: Float = 1e-6,
+                 _ what: String, sourceLocation: SourceLocation = #_sourceLocation) {
+    #expect(actual.count == expected.count, "\(what): \(actual.count) values, expected \(expected.count)", sourceLocation: sourceLocation)
+    guard actual.count == expected.count else { return }
+    var worst = -1, worstExcess: Float = 0
+    for i in 0..<actual.count {
+        let excess = abs(actual[i] - expected[i]) - (atol + rtol * abs(expected[i]))
+        if excess > worstExcess || actual[i].isNaN { worst = i; worstExcess = excess.isNaN ? .infinity : excess }
+    }
+    #expect(worst < 0, "\(what): element \(worst) is \(worst >= 0 ? actual[worst] : 0), expected \(worst >= 0 ? expected[worst] : 0) (rtol \(rtol), atol \(atol))", sourceLocation: sourceLocation)
+}
