@@ -6,7 +6,7 @@
 //   2. ModelIO       safetensors (memory-mapped), checkpoint and adapter formats
 //      Imaging       image decode/encode, EXIF orientation, resize/crop, text rendering, grids
 //      YAML          a small document layer over the system's libyaml, with line/column marks
-//   3. (Diffusion)   CLIP tokenizer/text encoder, UNet, VAE, schedulers  — issue "Stable Diffusion in Swift"
+//   3. Diffusion     CLIP tokenizer/text encoder, UNet, VAE, schedulers and samplers
 //   4. (Training)    LoRA, DreamBooth, textual inversion                  — issue "Training"
 //   5. Service       recipes, config, watching, queue, runs, outbox, systemd
 //   6. dropbooth     the command-line tool (serve, run, check, status, bench, ...)
@@ -46,6 +46,8 @@ let package = Package(
         .target(name: "ModelIO", dependencies: ["TensorEngine"]),
         .target(name: "Imaging", dependencies: ["CJPEG", "CPNG", "CFreeType"]),
         .target(name: "YAML", dependencies: ["CYAML"]),
+        // 3. Stable Diffusion models: tokenizer, text encoder, UNet, VAE, schedulers
+        .target(name: "Diffusion", dependencies: ["TensorEngine", "ModelIO"]),
         // 5. Service
         .target(
             name: "Service",
@@ -68,6 +70,7 @@ let package = Package(
         .testTarget(name: "TensorEngineTests", dependencies: ["TensorEngine", "ModelIO"]),
         .testTarget(name: "ModelIOTests", dependencies: ["ModelIO", "TensorEngine"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging"]),
+        .testTarget(name: "DiffusionTests", dependencies: ["Diffusion", "TensorEngine", "ModelIO"]),
         .testTarget(name: "YAMLTests", dependencies: ["YAML"]),
         .testTarget(name: "ServiceTests", dependencies: ["Service", "Imaging", "YAML"]),
         // Starts the real `dropbooth` binary on temporary folders.

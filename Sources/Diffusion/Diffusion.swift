@@ -1,0 +1,1 @@
+// Stable Diffusion in Swift (DESIGN.md layer 3).
