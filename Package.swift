@@ -70,7 +70,8 @@ let package = Package(
 
         .testTarget(name: "TensorEngineTests", dependencies: ["TensorEngine", "ModelIO"]),
         .testTarget(name: "ModelIOTests", dependencies: ["ModelIO", "TensorEngine"]),
-        .testTarget(name: "ImagingTests", dependencies: ["Imaging"]),
+        // Fixtures/ holds image files the tests read by path (made by scripts/make_samples.py).
+        .testTarget(name: "ImagingTests", dependencies: ["Imaging"], exclude: ["Fixtures"]),
         .testTarget(name: "YAMLTests", dependencies: ["YAML"]),
         .testTarget(name: "ServiceTests", dependencies: ["Service", "Imaging", "YAML"]),
         // Starts the real `dropbooth` binary on temporary folders.
