@@ -14,26 +14,30 @@ public enum Resampler {
         return support * sin(px) * sin(px / support) / (px * px)
     }
 
-    /// For each output index: the first source index and the normalised weights.
+    /// For each output index: the first source index and its normalised weights, stored
+    /// flat with a fixed stride (`taps` per output; unused trailing weights are zero).
     struct Taps {
-        var start: [Int] = []
-        var weights: [[Float]] = []
+        var start: [Int]
+        var count: [Int]
+        var weights: [Float]
+        var stride: Int
     }
 
     static func taps(inSize: Int, outSize: Int) -> Taps {
         let scale = Double(inSize) / Double(outSize)
         let filterScale = max(scale, 1)
         let radius = support * filterScale
-        var taps = Taps()
+        let stride = Int((2 * radius).rounded(.up)) + 2
+        var taps = Taps(start: [], count: [], weights: [Float](repeating: 0, count: outSize * stride), stride: stride)
         for i in 0..<outSize {
             let center = (Double(i) + 0.5) * scale
             let lo = max(0, Int((center - radius).rounded(.down)))
-            let hi = min(inSize, Int((center + radius).rounded(.up)))
-            var w = (lo..<hi).map { lanczos3((Double($0) + 0.5 - center) / filterScale) }
+            let hi = min(inSize, max(lo + 1, Int((center + radius).rounded(.up))), lo + stride)
+            let w = (lo..<hi).map { lanczos3((Double($0) + 0.5 - center) / filterScale) }
             let total = w.reduce(0, +)
-            if total != 0 { w = w.map { $0 / total } }
+            for (k, v) in w.enumerated() { taps.weights[i * stride + k] = Float(total != 0 ? v / total : v) }
             taps.start.append(lo)
-            taps.weights.append(w.map(Float.init))
+            taps.count.append(hi - lo)
         }
         return taps
     }
@@ -47,37 +51,45 @@ public enum Resampler {
 
         // Horizontal pass: inH rows of `width` pixels, kept in float.
         var mid = [Float](repeating: 0, count: width * inH * 3)
-        image.pixels.withUnsafeBufferPointer { src in
-            mid.withUnsafeMutableBufferPointer { dst in
-                for y in 0..<inH {
-                    let row = y * inW * 3
-                    for x in 0..<width {
-                        var r: Float = 0, g: Float = 0, b: Float = 0
-                        let start = tx.start[x]
-                        for (k, w) in tx.weights[x].enumerated() {
-                            let s = row + (start + k) * 3
-                            r += w * Float(src[s]); g += w * Float(src[s + 1]); b += w * Float(src[s + 2])
-                        }
-                        let d = (y * width + x) * 3
-                        dst[d] = r; dst[d + 1] = g; dst[d + 2] = b
+        image.pixels.withUnsafeBufferPointer { srcBuffer in
+        mid.withUnsafeMutableBufferPointer { dstBuffer in
+        tx.weights.withUnsafeBufferPointer { weights in
+            let src = srcBuffer.baseAddress!, dst = dstBuffer.baseAddress!, wx = weights.baseAddress!
+            for y in 0..<inH {
+                let row = src + y * inW * 3
+                for x in 0..<width {
+                    var r: Float = 0, g: Float = 0, b: Float = 0
+                    var s = row + tx.start[x] * 3
+                    let w = wx + x * tx.stride
+                    for k in 0..<tx.count[x] {
+                        r += w[k] * Float(s[0]); g += w[k] * Float(s[1]); b += w[k] * Float(s[2])
+                        s += 3
                     }
+                    let d = dst + (y * width + x) * 3
+                    d[0] = r; d[1] = g; d[2] = b
                 }
             }
-        }
-        // Vertical pass, rounding and clamping to bytes (Lanczos overshoots at edges).
+        }}}
+        // Vertical pass: each output row is a weighted sum of whole source rows (contiguous,
+        // so the inner loop vectorises), then rounded and clamped (Lanczos overshoots at edges).
+        let rowLength = width * 3
         var out = [UInt8](repeating: 0, count: width * height * 3)
-        mid.withUnsafeBufferPointer { src in
-            out.withUnsafeMutableBufferPointer { dst in
-                for y in 0..<height {
-                    let start = ty.start[y], weights = ty.weights[y]
-                    for i in 0..<(width * 3) {
-                        var acc: Float = 0
-                        for (k, w) in weights.enumerated() { acc += w * src[(start + k) * width * 3 + i] }
-                        dst[y * width * 3 + i] = UInt8(max(0, min(255, acc.rounded())))
-                    }
+        var acc = [Float](repeating: 0, count: rowLength)
+        mid.withUnsafeBufferPointer { srcBuffer in
+        out.withUnsafeMutableBufferPointer { dstBuffer in
+        acc.withUnsafeMutableBufferPointer { accBuffer in
+            let src = srcBuffer.baseAddress!, dst = dstBuffer.baseAddress!, sum = accBuffer.baseAddress!
+            for y in 0..<height {
+                sum.update(repeating: 0, count: rowLength)
+                for k in 0..<ty.count[y] {
+                    let w = ty.weights[y * ty.stride + k]
+                    let row = src + (ty.start[y] + k) * rowLength
+                    for i in 0..<rowLength { sum[i] += w * row[i] }
                 }
+                let d = dst + y * rowLength
+                for i in 0..<rowLength { d[i] = UInt8(max(0, min(255, sum[i].rounded()))) }
             }
-        }
+        }}}
         return RGBImage(width: width, height: height, pixels: out)
     }
 }
