@@ -210,8 +210,9 @@ import Imaging
         #expect(report.ok, "\(report.problem ?? "")")
         #expect(report.rejected.isEmpty, "\(report.rejected)")
         let rotated = try #require(report.accepted.first { $0.fileName == "toy-phone-rotated.jpg" })
-        #expect(rotated.exifOrientation == 6 && rotated.width == 480 && rotated.height == 640)
+        #expect(rotated.exifOrientation == 6 && rotated.width == 576 && rotated.height == 768)
         #expect(report.accepted.first { $0.fileName == "toy-kitchen.jpg" }?.caption == "a photo of sks toy on a kitchen floor")
+        #expect(report.accepted.allSatisfy { min($0.width, $0.height) >= 512 }, "samples must not need upscaling at 512 px")
     }
 
     @Test func estimateGrowsWithWork() {
