@@ -13,7 +13,7 @@ enum JPEGCodec {
     }
 
     /// Decodes to RGB: gray is replicated, CMYK/YCCK converted (Adobe-inverted when marked).
-    static func decode(_ data: [UInt8]) throws(ImageError) -> RGBImage {
+    static func decode(_ data: [UInt8], maxScans: Int32 = maxProgressiveScans) throws(ImageError) -> RGBImage {
         let (width, height) = try header(data)
         var probe = db_jpeg_info()
         _ = data.withUnsafeBufferPointer { db_jpeg_read_header($0.baseAddress, $0.count, &probe) }
@@ -22,7 +22,7 @@ enum JPEGCodec {
         var info = db_jpeg_info()
         let status = data.withUnsafeBufferPointer { d in
             raw.withUnsafeMutableBufferPointer { o in
-                db_jpeg_decode(d.baseAddress, d.count, o.baseAddress, o.count, maxProgressiveScans, &info)
+                db_jpeg_decode(d.baseAddress, d.count, o.baseAddress, o.count, maxScans, &info)
             }
         }
         try check(status, &info)
@@ -78,7 +78,7 @@ enum JPEGCodec {
         }
         switch status {
         case DB_JPEG_TRUNCATED: throw .truncated(message)
-        case DB_JPEG_TOO_COMPLEX: throw .corrupt(message)
+        case DB_JPEG_TOO_COMPLEX: throw .unsupported("progressive JPEG with \(message)")
         default:
             if message.contains("Unsupported") || message.contains("not supported") { throw .unsupported(message) }
             throw .corrupt(message)
