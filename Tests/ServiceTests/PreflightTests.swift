@@ -110,6 +110,13 @@ import Imaging
         #expect(sheet.height > 48 + 16)
         #expect(report.estimate != nil)
 
+        // Published forms: JSON with ok, and a plain summary naming each rejected file.
+        let json = try #require(try JSONSerialization.jsonObject(with: report.jsonData()) as? [String: Any])
+        #expect(json["ok"] as? Bool == true)
+        #expect((json["rejected"] as? [Any])?.count == 11)
+        #expect(json["contactSheetJPEG"] == nil)
+        #expect(report.summary().contains("rejected zero.jpg: empty file (zero bytes)"))
+
         // Deterministic: a second run gives the same report (contact sheet bytes included).
         let again = Preflight.run(jobDirectory: job.url, options: Self.options())
         #expect(again == report)
