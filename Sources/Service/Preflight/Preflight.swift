@@ -14,8 +14,8 @@ public enum Preflight {
     /// job cannot go on). Deterministic: files are taken in byte order of their names.
     public static func run(jobDirectory: URL, options: PreflightOptions) -> PreflightReport {
         var report = PreflightReport(folder: options.subfolder ?? "")
-        let folder: JobFolder
-        do { folder = try JobFolder(job: jobDirectory, subfolder: options.subfolder) } catch {
+        let folder: UntrustedFolder
+        do { folder = try UntrustedFolder(job: jobDirectory, subfolder: options.subfolder) } catch {
             report.problem = error.message
             return report
         }
@@ -59,7 +59,7 @@ public enum Preflight {
             switch folder.read(entry.name, maxBytes: options.maxImageBytes) {
             case .success(let b): bytes = b
             case .failure(let failure):
-                report.reject(entry.name, failure.sentence(limit: options.maxImageBytes))
+                report.reject(entry.name, failure.description)
                 continue
             }
             let decoded: DecodedImage
@@ -130,15 +130,15 @@ public enum Preflight {
     }
 
     /// A caption: UTF-8 text, at most `maxBytes`, trimmed; read like an image (no symlinks).
-    static func readCaption(_ name: String, in folder: JobFolder, maxBytes: Int) -> Result<String, PreflightProblem> {
+    static func readCaption(_ name: String, in folder: UntrustedFolder, maxBytes: Int) -> Result<String, CaptionProblem> {
         switch folder.read(name, maxBytes: maxBytes) {
-        case .failure(let failure): return .failure(PreflightProblem(failure.sentence(limit: maxBytes)))
+        case .failure(let failure): return .failure(CaptionProblem(failure.description))
         case .success(let bytes):
             guard let text = String(validating: bytes, as: UTF8.self) else {
-                return .failure(PreflightProblem("not UTF-8 text"))
+                return .failure(CaptionProblem("not UTF-8 text"))
             }
             let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
-            return trimmed.isEmpty ? .failure(PreflightProblem("empty")) : .success(trimmed)
+            return trimmed.isEmpty ? .failure(CaptionProblem("empty")) : .success(trimmed)
         }
     }
 }
@@ -147,13 +147,5 @@ extension PreflightReport {
     mutating func reject(_ name: String, _ reason: String) { rejected.append(.init(fileName: name, reason: reason)) }
 }
 
-extension JobFolder.ReadFailure {
-    func sentence(limit: Int) -> String {
-        switch self {
-        case .symlink: return "symbolic link: refused (only regular files inside the job folder are read)"
-        case .notRegular(let what): return "\(what): refused (only regular files are read)"
-        case .tooLarge(let size): return ImageError.tooManyBytes(size: size, limit: limit).description
-        case .unreadable(let why): return "cannot be read: \(why)"
-        }
-    }
-}
+/// Why a caption file was ignored, as words for a note.
+struct CaptionProblem: Error { var message: String; init(_ m: String) { message = m } }
