@@ -53,7 +53,7 @@ import Imaging
         try job.write("a-good.jpg.txt", "  a photo of sks toy \n")
         try job.write("b-good.txt", "sks toy on grass")
         // A PNG named .jpg: sniffed by bytes, accepted.
-        try job.write("c-really-png.jpg", try ImageEncoder.png(Self.photo(width: 64, height: 64, seed: 2)))
+        try job.write("c-really-png.jpg", try ImageEncoder.png(Self.photo(width: 200, height: 64, seed: 2)))
 
         // The bad corpus.
         try job.write("zero.jpg", [])
@@ -103,6 +103,7 @@ import Imaging
         #expect(Self.reason(report, "x.jpg")?.hasPrefix("a folder") == true)
         #expect(Self.reason(report, "pipe.jpg")?.contains("named pipe") == true)
         #expect(report.notes.contains { $0.contains("upload.jpg.part") && $0.contains("edit.jpg~") })
+        #expect(report.notes.contains { $0.hasPrefix("the square crop keeps less than half of: c-really-png.jpg (200x64)") })
 
         // The contact sheet is a JPEG of three 48 px tiles in one row.
         let sheet = try ImageDecoder.decode(Array(try #require(report.contactSheetJPEG))).image

@@ -31,6 +31,7 @@ public enum Preflight {
         var tiles: [ImageGrid.Tile] = []
         var ignored: [String] = []
         var upscaled: [String] = []
+        var mostlyCropped: [String] = []
 
         for entry in entries {
             switch JobFileName(entry.name) {
@@ -69,6 +70,9 @@ public enum Preflight {
             }
             let header = decoded.header, image = decoded.image
             if min(image.width, image.height) < options.resolution { upscaled.append("\(entry.name) (\(image.width)x\(image.height))") }
+            if transform.keptFraction(width: image.width, height: image.height) < 0.5 {
+                mostlyCropped.append("\(entry.name) (\(image.width)x\(image.height))")
+            }
             var caption: String? = nil
             for captionName in JobFileName.captionNames(for: entry.name) where names.contains(captionName) {
                 switch readCaption(captionName, in: folder, maxBytes: options.maxCaptionBytes) {
@@ -94,6 +98,9 @@ public enum Preflight {
         }
         if !upscaled.isEmpty {
             report.notes.append("smaller than \(options.resolution)px on the short side, will be upscaled (blurrier): \(upscaled.prefix(20).joined(separator: ", "))\(upscaled.count > 20 ? ", …" : "")")
+        }
+        if !mostlyCropped.isEmpty {
+            report.notes.append("the square crop keeps less than half of: \(mostlyCropped.prefix(20).joined(separator: ", "))\(mostlyCropped.count > 20 ? ", …" : ""); check the contact sheet that the subject is in it")
         }
         if !options.centerCrop {
             report.notes.append("center_crop is off: training takes a random \(options.resolution)px square each step; the contact sheet shows the centre one")
