@@ -93,6 +93,9 @@ import Testing
         #expect(image[31, 0].r >= 250)
         for x in 1..<32 { #expect(image[x, 4].r >= image[x - 1, 4].r, "ramp must not decrease") }
         #expect(image[16, 4].r == image[16, 4].g && image[16, 4].g == image[16, 4].b)
+        // No gAMA chunk: sRGB like viewers assume, so 16-bit v becomes about v/257 (libpng's
+        // own default would treat it as linear and give 189 here).
+        #expect(abs(Int(image[16, 4].r) - 16 * 2114 / 257) <= 2, "got \(image[16, 4].r)")
     }
 
     @Test func grayAndPalettePNGs() throws {
