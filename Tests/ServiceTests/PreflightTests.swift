@@ -156,6 +156,9 @@ import Imaging
         report = Preflight.run(jobDirectory: job.url, options: options)
         #expect(report.rejected.allSatisfy { $0.reason.hasPrefix("too large:") && $0.reason.hasSuffix("the limit is 200 bytes") })
 
+        options = Self.options(resolution: 0)
+        #expect(Preflight.run(jobDirectory: job.url, options: options).problem == "resolution 0 is outside 8...8192 pixels")
+
         options = Self.options()
         options.maxDirectoryEntries = 3
         report = Preflight.run(jobDirectory: job.url, options: options)

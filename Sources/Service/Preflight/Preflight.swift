@@ -14,6 +14,10 @@ public enum Preflight {
     /// job cannot go on). Deterministic: files are taken in byte order of their names.
     public static func run(jobDirectory: URL, options: PreflightOptions) -> PreflightReport {
         var report = PreflightReport(folder: options.subfolder ?? "")
+        guard options.resolution >= 8, options.resolution <= 8192 else {
+            report.problem = "resolution \(options.resolution) is outside 8...8192 pixels"
+            return report
+        }
         let folder: UntrustedFolder
         do { folder = try UntrustedFolder(job: jobDirectory, subfolder: options.subfolder) } catch {
             report.problem = error.message
