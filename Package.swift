@@ -31,7 +31,6 @@ let package = Package(
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas"),
         .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1"),
         .systemLibrary(name: "CInotifyTools"),
-        .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg"),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng16"),
         .systemLibrary(name: "CFreeType", pkgConfig: "freetype2"),
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd"),
@@ -44,7 +43,10 @@ let package = Package(
         ),
         // 2. Model IO, images, YAML
         .target(name: "ModelIO", dependencies: ["TensorEngine"]),
-        .target(name: "Imaging", dependencies: ["CJPEG", "CPNG", "CFreeType"]),
+        // libjpeg reports errors by longjmp, which must not cross Swift frames: every libjpeg
+        // call sits in this C shim under its own setjmp and returns a status code instead.
+        .target(name: "CJPEGShim", linkerSettings: [.linkedLibrary("jpeg")]),
+        .target(name: "Imaging", dependencies: ["CJPEGShim", "CPNG", "CFreeType"]),
         .target(name: "YAML", dependencies: ["CYAML"]),
         // 3. Stable Diffusion models: tokenizer, text encoder, UNet, VAE, schedulers
         .target(name: "Diffusion", dependencies: ["TensorEngine", "ModelIO"]),
@@ -69,7 +71,8 @@ let package = Package(
 
         .testTarget(name: "TensorEngineTests", dependencies: ["TensorEngine", "ModelIO"]),
         .testTarget(name: "ModelIOTests", dependencies: ["ModelIO", "TensorEngine"]),
-        .testTarget(name: "ImagingTests", dependencies: ["Imaging"]),
+        // Fixtures/ holds image files the tests read by path (made by scripts/make_samples.py).
+        .testTarget(name: "ImagingTests", dependencies: ["Imaging"], exclude: ["Fixtures"]),
         .testTarget(name: "DiffusionTests", dependencies: ["Diffusion", "TensorEngine", "ModelIO"]),
         .testTarget(name: "YAMLTests", dependencies: ["YAML"]),
         .testTarget(name: "ServiceTests", dependencies: ["Service", "Imaging", "YAML"]),
