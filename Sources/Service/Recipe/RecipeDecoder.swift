@@ -69,7 +69,9 @@ struct RecipeDecoder {
         }
         if prior.enabled {
             for (i, subject) in subjects.enumerated() where subject.className == nil {
-                reader.report(at: subjectMark(top, i), subjectPath(top, i) + ".class",
+                let field = subjectPath(top, i) + ".class"
+                guard !reported(field) else { continue }  // DreamBooth said it already
+                reader.report(at: subjectMark(top, i), field,
                               "prior preservation needs the subject's class noun (the class images show it)",
                               suggestion: "add `class: person` (or dog, cat, ...) or set `prior_preservation: {enabled: false}`")
             }
@@ -85,6 +87,11 @@ struct RecipeDecoder {
         return Recipe(version: 1, method: method, baseModel: baseModel, dryRun: dryRun, subjects: subjects,
                       captions: captions, priorPreservation: prior, train: effectiveTrain, lora: lora,
                       samples: samples, outputs: outputs)
+    }
+
+    /// Whether `field` already has a problem: follow-on checks stay quiet rather than repeat it.
+    private func reported(_ field: String) -> Bool {
+        reader.problems.contains { $0.field == field }
     }
 
     // MARK: base model
@@ -161,11 +168,11 @@ struct RecipeDecoder {
             var folders: [String: Int] = [:], tokens: [String: Int] = [:]
             for (i, subject) in subjects.enumerated() {
                 let mark = subjectMark(top, i)
-                if let j = folders[subject.folder] {
+                if let j = folders[subject.folder], !reported("subjects[\(i)].folder") {
                     reader.report(at: mark, "subjects[\(i)].folder", "the folder `\(subject.folder)` is also used by subjects[\(j)]",
                                   suggestion: "give each subject its own folder")
                 }
-                folders[subject.folder] = folders[subject.folder] ?? i
+                if !reported("subjects[\(i)].folder") { folders[subject.folder] = folders[subject.folder] ?? i }
                 if let token = subject.token {
                     if let j = tokens[token] {
                         reader.report(at: mark, "subjects[\(i)].token", "the token `\(token)` is also used by subjects[\(j)]",
@@ -221,7 +228,7 @@ struct RecipeDecoder {
             if several, !s.has("folder") {
                 reader.report(at: mark, field("folder"), "missing: with several subjects each needs its own folder of images",
                               suggestion: "add `folder: \(token ?? "subject\(path.filter(\.isNumber))")` and put its photos there")
-            } else if several, folder == "." {
+            } else if several, folder == ".", !reported(field("folder")) {
                 reader.report(at: s["folder"]!.mark, field("folder"), "with several subjects each needs its own subfolder, not the job folder",
                               suggestion: "move each subject's photos into a subfolder")
             }
@@ -249,7 +256,7 @@ struct RecipeDecoder {
             break
         }
 
-        let prompt = instancePrompt ?? Recipe.defaultInstancePrompt(token: token, className: className)
+        let prompt = instancePrompt ?? Recipe.defaultInstancePrompt(method: method, token: token, className: className)
         if prompt == nil {
             reader.report(at: mark, field("instance_prompt"), "missing: with no token, give the caption for the images",
                           suggestion: "add `token: sks` or `instance_prompt: \"a watercolor landscape\"`")
