@@ -81,9 +81,12 @@ extension Recipe {
             if let initializer = s.initializer { pairs.append(pair("initializer", text(initializer))) }
             pairs.append(pair("vectors", int(s.vectors)))
         }
+        pairs.append(pair("instance_prompt", text(s.instancePrompt)))
+        // The default class prompt needs a class; without one it is unused and left out.
+        if s.className != nil || s.classPrompt != Recipe.defaultClassPrompt {
+            pairs.append(pair("class_prompt", text(s.classPrompt)))
+        }
         pairs += [
-            pair("instance_prompt", text(s.instancePrompt)),
-            pair("class_prompt", text(s.classPrompt)),
             pair("folder", text(s.folder)),
             pair("class_folder", text(s.classFolder)),
         ]
