@@ -36,7 +36,8 @@ import Testing
         let text = recipe.effectiveYAML()
         #expect(text.contains("  learning_rate: 5e-06\n"))
         #expect(text.contains("  class_images: 100\n"))
-        #expect(text.contains("  sampler: \"pndm\"\n"))
+        #expect(text.contains("  sampler: pndm\n"))
+        #expect(text.contains("  seeds: [1, 2]\n"))
         #expect(!text.contains("lora:"))
     }
 

@@ -150,7 +150,7 @@ import Testing
         let problems = recipeProblems("version: 1\nmethod: dreambooth\nbase_model: sd15\nsubject:\n  folder: photos\n")
         let token = try #require(problem(problems, field: "subject.token"))
         #expect((token.line, token.column) == (5, 3))
-        #expect(token.suggestion == "add `token: sks` (a rare word the model does not know)")
+        #expect(token.suggestion == "add `token: sks`, a rare word the model does not know")
         #expect(problem(problems, field: "subject.class") != nil)
         let none = recipeProblems("version: 1\nmethod: dreambooth\nbase_model: sd15\n")
         #expect(problem(none, field: "subject")?.message == "missing: the subject (its token and class)")
@@ -170,7 +170,7 @@ import Testing
           enabled: true
         """)
         #expect(problem(problems, field: "subject.token")?.message == "a token is one word without spaces or braces")
-        #expect(problem(problems, field: "subject.initializer")?.suggestion == "add `initializer: cat` (a word close to the subject)")
+        #expect(problem(problems, field: "subject.initializer")?.suggestion == "add `initializer: cat`, an existing word close to the subject")
         #expect(problem(problems, field: "subject.vectors")?.message == "expected a whole number from 1 to 16, found 40")
         #expect(problem(problems, field: "train.train_text_encoder") != nil)
         let prior = try #require(problem(problems, field: "prior_preservation"))
@@ -317,9 +317,9 @@ import Testing
         samples:
           sampler: k_euler
         """)
-        #expect(problems.map(\.field) == ["base_model", "subject.clas", "subject.class", "train.steps", "train.resolution",
+        #expect(problems.map(\.field) == ["base_model", "subject.class", "subject.clas", "train.steps", "train.resolution",
                                           "train.learning_rate", "samples.sampler"])
-        #expect(problems.map(\.line) == [3, 6, 5, 8, 9, 10, 12])
+        #expect(problems.map(\.line) == [3, 5, 6, 8, 9, 10, 12])
         #expect(problems.allSatisfy { $0.file == "job/recipe.yaml" })
     }
 

@@ -113,7 +113,7 @@ extension ServiceConfig {
                               suggestion: "e.g. \"22:00-07:00\" (may wrap past midnight); quote it")
             }
         }
-        guard reader.problems.isEmpty else { throw ConfigProblems(reader.problems) }
+        guard reader.problems.isEmpty else { throw ConfigProblems(reader.problems.sortedByPosition()) }
         return config
     }
 

@@ -73,7 +73,7 @@ struct RecipeDecoder {
                 guard !reported(field) else { continue }  // DreamBooth said it already
                 reader.report(at: subjectMark(top, i), field,
                               "prior preservation needs the subject's class noun (the class images show it)",
-                              suggestion: "add `class: person` (or dog, cat, ...) or set `prior_preservation: {enabled: false}`")
+                              suggestion: "add e.g. `class: person`, or set `prior_preservation: {enabled: false}`")
             }
         }
 
@@ -238,11 +238,11 @@ struct RecipeDecoder {
         case .dreambooth:
             if section != nil, token == nil, section?.has("token") == false {
                 reader.report(at: mark, field("token"), "missing: DreamBooth binds the subject to a rare token",
-                              suggestion: "add `token: sks` (a rare word the model does not know)")
+                              suggestion: "add `token: sks`, a rare word the model does not know")
             }
             if section != nil, className == nil, section?.has("class") == false {
                 reader.report(at: mark, field("class"), "missing: DreamBooth needs the subject's class noun",
-                              suggestion: "add `class: person` (or dog, cat, toy, ...)")
+                              suggestion: "add e.g. `class: person`, `class: dog` or `class: toy`")
             }
         case .textualInversion:
             if section != nil, token == nil, section?.has("token") == false {
@@ -250,7 +250,7 @@ struct RecipeDecoder {
             }
             if section != nil, initializer == nil, section?.has("initializer") == false {
                 reader.report(at: mark, field("initializer"), "missing: the existing word the new embedding starts from",
-                              suggestion: "add `initializer: cat` (a word close to the subject)")
+                              suggestion: "add `initializer: cat`, an existing word close to the subject")
             }
         case .lora:
             break
