@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Testing
 @testable import Service
 
@@ -358,5 +361,56 @@ import Testing
         #expect(recipe.samples.negativePrompt == "")
         let steps = recipeProblems(Self.header + "train:\n  steps:\n")
         #expect(problem(steps, field: "train.steps")?.message == "expected a whole number, found nothing (null)")
+    }
+}
+
+@Suite struct RecipeFileTests {
+    func temporaryFolder() -> String {
+        var template = Array("/tmp/recipefile.XXXXXX".utf8CString)
+        _ = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
+        return String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    @Test func problemsNameTheFileAndSymlinksAreRefused() throws {
+        let dir = temporaryFolder()
+        let f = fopen(dir + "/real.yaml", "w")!
+        fputs("version: 1\nmethod: lora\nbase_model: sd15\nsubject: {token: sks}\ntrain: {stepz: 1}\n", f)
+        fclose(f)
+        let error = #expect(throws: RecipeProblems.self) { try Recipe.load(path: dir + "/real.yaml", config: recipeTestConfig) }
+        #expect(error?.description == "\(dir)/real.yaml:5:9: train.stepz: unknown key `stepz` (did you mean `steps`?)")
+
+        symlink(dir + "/real.yaml", dir + "/recipe.yaml")
+        let link = #expect(throws: RecipeProblems.self) { try Recipe.load(path: dir + "/recipe.yaml", config: recipeTestConfig) }
+        #expect(link?.problems.first?.message.contains("symbolic link") == true)
+    }
+
+    @Test func tooManyProblemsStopsReporting() {
+        let text = RecipeValidationTests.header + (0..<300).map { "junk\($0): 1\n" }.joined()
+        let problems = recipeProblems(text)
+        #expect(problems.count == DocumentReader.maxProblems + 1)
+        #expect(problems.last?.message.hasPrefix("too many problems") == true)
+    }
+
+    @Test func captionTemplateFillsEachSubjectsOwnToken() throws {
+        let recipe = try Recipe.parse("""
+        version: 1
+        method: lora
+        base_model: sd15
+        subjects:
+          - {token: rex, folder: rex}
+          - {token: tom, folder: tom}
+        captions: {use_files: true, template: "{token}, {caption}"}
+        """, config: recipeTestConfig)
+        #expect(recipe.subjects[1].expand(recipe.captions.template, caption: "on a sofa") == "tom, on a sofa")
+        let ambiguous = recipeProblems("""
+        version: 1
+        method: lora
+        base_model: sd15
+        subjects:
+          - {token: rex, folder: rex}
+          - {token: tom, folder: tom}
+        samples: {prompts: ["{token} at the beach"]}
+        """)
+        #expect(problem(ambiguous, field: "samples.prompts[0]")?.message == "{token} is ambiguous with several subjects")
     }
 }

@@ -257,7 +257,7 @@ struct RecipeDecoder {
         }
 
         let prompt = instancePrompt ?? Recipe.defaultInstancePrompt(method: method, token: token, className: className)
-        if prompt == nil {
+        if prompt == nil, node != nil || method == .lora {  // a missing subject was reported as such
             reader.report(at: mark, field("instance_prompt"), "missing: with no token, give the caption for the images",
                           suggestion: "add `token: sks` or `instance_prompt: \"a watercolor landscape\"`")
         }
@@ -302,19 +302,22 @@ struct RecipeDecoder {
         return parts.isEmpty ? "." : parts.joined(separator: "/")
     }
 
-    /// `{name}` placeholders in a template must be known ones, and refer to something that exists.
-    private mutating func checkPlaceholders(_ template: String, _ node: YAMLNode, _ field: String, allowed: [String], subjects: [Recipe.Subject]) {
+    /// `{name}` placeholders in a template must be known ones and refer to something that exists.
+    /// A template applied per subject (`perSubject`, e.g. the caption template) fills in each
+    /// subject's own token; one for the whole run (sample prompts) needs exactly one subject.
+    private mutating func checkPlaceholders(_ template: String, _ node: YAMLNode, _ field: String, allowed: [String],
+                                            subjects: [Recipe.Subject], perSubject: Bool = true) {
         for name in Self.placeholders(in: template) {
             guard allowed.contains(name) else {
                 reader.report(at: node.mark, field, "unknown placeholder {\(name)}",
                               suggestion: "placeholders here: " + allowed.map { "{\($0)}" }.joined(separator: ", "))
                 continue
             }
-            if subjects.count != 1, name == "token" || name == "class" {
+            if !perSubject, subjects.count != 1, name == "token" || name == "class" {
                 reader.report(at: node.mark, field, "{\(name)} is ambiguous with several subjects", suggestion: "write the token or class itself")
-            } else if name == "token", subjects.first?.token == nil {
+            } else if name == "token", subjects.contains(where: { $0.token == nil }) {
                 reader.report(at: node.mark, field, "{token} is used but the subject has no token", suggestion: "add `token:` to the subject")
-            } else if name == "class", subjects.first?.className == nil {
+            } else if name == "class", subjects.contains(where: { $0.className == nil }) {
                 reader.report(at: node.mark, field, "{class} is used but the subject has no class", suggestion: "add `class:` to the subject")
             }
         }
@@ -434,7 +437,7 @@ struct RecipeDecoder {
             var prompts: [String] = []
             for (i, item) in items.enumerated() {
                 guard let prompt = reader.string(item, "samples.prompts[\(i)]") else { continue }
-                checkPlaceholders(prompt, item, "samples.prompts[\(i)]", allowed: ["token", "class"], subjects: subjects)
+                checkPlaceholders(prompt, item, "samples.prompts[\(i)]", allowed: ["token", "class"], subjects: subjects, perSubject: false)
                 prompts.append(prompt)
             }
             p.prompts = prompts
