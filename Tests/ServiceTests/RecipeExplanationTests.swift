@@ -20,7 +20,7 @@ import Testing
     @Test func countsImagesCaptionsAndClassImages() throws {
         let job = makeJob(["a.jpg", "b.JPEG", "c.png", "a.txt", "notes.txt", ".hidden.jpg", "recipe.yaml", "class/x.jpg", "class/y.png"])
         symlink("/etc/hostname", job + "/link.jpg")
-        let recipe = try Recipe.parse("version: 1\nmethod: dreambooth\nbase_model: sd15\nsubject: {token: sks, class: dog}\nprior_preservation: {class_images: 5}\n",
+        let recipe = try Recipe.parse("version: 1\nmethod: dreambooth\nbase_model: sd15\nsubject: {token: sks, class: dog}\nprior_preservation: {class_images: 5}\ncaptions: {use_files: true}\n",
                                       config: recipeTestConfig)
         let e = RecipeExplanation(recipe: recipe, jobFolder: job, limits: .init(), modelPath: "/models/sd15")
         #expect(e.imageFolders == [.init(field: "subject.folder", path: job, exists: true, images: 3, captioned: 1)])
@@ -48,5 +48,25 @@ import Testing
             "\(job)/max: subjects[2].folder: the folder does not exist (put the photos there)",
         ])
         #expect(e.classImages.isEmpty)
+    }
+}
+
+@Suite struct RecipeExplanationCaptionTests {
+    @Test func textualInversionCaptionsMustContainTheToken() throws {
+        let job = RecipeExplanationTests().makeJob(["a.jpg", "b.jpg", "c.jpg"])
+        for (name, text) in [("a.txt", "<cat> on a sofa"), ("b.txt", "a cat on a chair")] {
+            let f = fopen(job + "/" + name, "w")!
+            fputs(text, f)
+            fclose(f)
+        }
+        let base = "version: 1\nmethod: textual_inversion\nbase_model: sd15\nsubject: {token: \"<cat>\", initializer: cat}\n"
+        let files = try Recipe.parse(base + "captions: {use_files: true}\n", config: recipeTestConfig)
+        let e = RecipeExplanation(recipe: files, jobFolder: job, limits: .init(), modelPath: nil)
+        #expect(e.imageFolders.first?.captioned == 2)
+        #expect(e.problems.count == 1)
+        #expect(e.problems.first?.hasPrefix("\(job)/b.txt: captions: the caption does not contain the token `<cat>`") == true)
+
+        let templated = try Recipe.parse(base + "captions: {use_files: true, template: \"{token}, {caption}\"}\n", config: recipeTestConfig)
+        #expect(RecipeExplanation(recipe: templated, jobFolder: job, limits: .init(), modelPath: nil).problems.isEmpty)
     }
 }

@@ -48,11 +48,6 @@ struct RecipeDecoder {
                 }
             }
         }
-        if method == .textualInversion, captions.useFiles, !captions.template.contains("{token}") {
-            reader.report(at: top["captions"]?.mark ?? top.mark, "captions.template",
-                          "textual inversion learns only the token's embedding, so every caption must contain it",
-                          suggestion: "use a template such as \"{token}, {caption}\"")
-        }
 
         var prior = Recipe.defaultPriorPreservation(for: method)
         if let node = top["prior_preservation"] {

@@ -42,7 +42,18 @@ public struct RecipeExplanation: Sendable, Equatable {
             let path = s.folder == "." ? jobFolder : jobFolder + "/" + s.folder
             let files = Self.visibleFiles(in: path)
             let images = (files ?? []).filter(Self.isImageName)
-            let captioned = images.filter { files?.contains(Self.stem($0) + ".txt") == true }.count
+            let captionFiles = images.map { Self.stem($0) + ".txt" }.filter { files?.contains($0) == true }
+            let captioned = r.captions.useFiles ? captionFiles.count : 0
+            // Textual inversion learns only the token's embedding: a caption without it teaches nothing.
+            if r.method == .textualInversion, r.captions.useFiles, let token = s.token {
+                for file in captionFiles {
+                    guard let text = Self.readCaption(path + "/" + file) else { continue }
+                    if !s.expand(r.captions.template, caption: text).contains(token) {
+                        problems.append("\(path)/\(file): captions: the caption does not contain the token `\(token)` "
+                                        + "(add it to the file, or use `template: \"{token}, {caption}\"`)")
+                    }
+                }
+            }
             imageFolders.append(ImageFolder(field: "\(name).folder", path: path, exists: files != nil,
                                             images: images.count, captioned: captioned))
             if files == nil {
@@ -118,6 +129,12 @@ public struct RecipeExplanation: Sendable, Equatable {
             let attributes = try? FileManager.default.attributesOfItem(atPath: folder + "/" + name)
             return attributes?[.type] as? FileAttributeType == .typeRegular
         }.sorted()
+    }
+
+    /// A caption file's text, if it is small enough to be a caption (the preflight enforces the real limits).
+    static func readCaption(_ path: String) -> String? {
+        guard let data = FileManager.default.contents(atPath: path), data.count <= 64 << 10 else { return nil }
+        return String(decoding: data, as: UTF8.self)
     }
 
     static func isImageName(_ name: String) -> Bool {
