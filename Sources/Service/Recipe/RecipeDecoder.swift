@@ -252,7 +252,8 @@ struct RecipeDecoder {
         }
 
         let prompt = instancePrompt ?? Recipe.defaultInstancePrompt(method: method, token: token, className: className)
-        if prompt == nil, node != nil || method == .lora {  // a missing subject was reported as such
+        // A missing subject or a bad token was reported already; a missing prompt would only repeat it.
+        if prompt == nil, node != nil || method == .lora, section?.has("token") != true {
             reader.report(at: mark, field("instance_prompt"), "missing: with no token, give the caption for the images",
                           suggestion: "add `token: sks` or `instance_prompt: \"a watercolor landscape\"`")
         }
