@@ -119,6 +119,12 @@ import Testing
         #expect(all.map(\.field) == ["limits.min_images", "limits.max_resolution"])
     }
 
+    @Test func aRecipeGivenAsConfigIsRecognised() throws {
+        let all = problems("version: 1\nmethod: lora\nbase_model: sd15\n")
+        #expect(all.count == 1)
+        #expect(all.first?.message == "this looks like a recipe, not the service config")
+    }
+
     @Test func syntaxErrorsNameTheFile() throws {
         let all = problems("inbox: [in\n")
         #expect(all.count == 1)
