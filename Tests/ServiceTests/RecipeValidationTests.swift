@@ -200,6 +200,12 @@ import Testing
         #expect((p.line, p.column) == (4, 10))
     }
 
+    @Test func aSubjectOfTheWrongShapeIsOneProblem() throws {
+        let problems = recipeProblems("version: 1\nmethod: lora\nbase_model: sd15\nsubject: [sks, dog]\n")
+        #expect(problems.count == 1)
+        #expect(problem(problems, field: "subject")?.message.hasPrefix("expected a mapping") == true)
+    }
+
     @Test func loraWithoutTokenNeedsAPrompt() throws {
         let problems = recipeProblems("version: 1\nmethod: lora\nbase_model: sd15\n")
         #expect(problem(problems, field: "subject.instance_prompt") != nil)

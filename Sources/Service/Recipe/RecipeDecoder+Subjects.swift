@@ -103,7 +103,7 @@ extension RecipeDecoder {
             }
             if several, !s.has("folder") {
                 reader.report(at: mark, field("folder"), "missing: with several subjects each needs its own folder of images",
-                              suggestion: "add `folder: \(token ?? "subject\(path.filter(\.isNumber))")` and put its photos there")
+                              suggestion: "add `folder: \(token ?? "photos")` and put its photos there")
             } else if several, folder == ".", !reported(field("folder")) {
                 reader.report(at: s["folder"]!.mark, field("folder"), "with several subjects each needs its own subfolder, not the job folder",
                               suggestion: "move each subject's photos into a subfolder")
@@ -134,7 +134,7 @@ extension RecipeDecoder {
 
         let prompt = instancePrompt ?? Recipe.defaultInstancePrompt(method: method, token: token, className: className)
         // A missing subject or a bad token was reported already; a missing prompt would only repeat it.
-        if prompt == nil, node != nil || method == .lora, section?.has("token") != true {
+        if prompt == nil, section != nil || (node == nil && method == .lora), section?.has("token") != true {
             reader.report(at: mark, field("instance_prompt"), "missing: with no token, give the caption for the images",
                           suggestion: "add `token: sks` or `instance_prompt: \"a watercolor landscape\"`")
         }
