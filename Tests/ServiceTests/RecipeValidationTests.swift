@@ -360,6 +360,22 @@ import Testing
         #expect(notAMapping.first?.message == "a recipe is a mapping of `key: value` lines; found a list")
     }
 
+    @Test func textMayBeQuotedButNumbersMayNot() throws {
+        let recipe = try Recipe.parse("""
+        version: 1
+        method: 'lora'
+        base_model: "sd15"
+        subject: {token: "1984", class: 1984, instance_prompt: yes}
+        """, config: recipeTestConfig)
+        #expect(recipe.method == .lora)
+        #expect(recipe.subjects[0].token == "1984")
+        #expect(recipe.subjects[0].className == "1984")
+        #expect(recipe.subjects[0].instancePrompt == "yes")
+        let quotedNumber = recipeProblems(Self.header + "train: {seed: \"0\", center_crop: \"true\"}\n")
+        #expect(problem(quotedNumber, field: "train.seed")?.suggestion == "remove the quotes")
+        #expect(problem(quotedNumber, field: "train.center_crop")?.message == "expected true or false, found the text \"true\" (quoted)")
+    }
+
     @Test func nullValuesAreExplicit() throws {
         let recipe = try Recipe.parse(Self.header + "train:\n  max_grad_norm: null\n  min_snr_gamma: 5\nsamples:\n  negative_prompt:\n", config: recipeTestConfig)
         #expect(recipe.train.maxGradNorm == nil)
