@@ -1,0 +1,150 @@
+import Foundation
+import Testing
+import ModelIO
+@testable import Diffusion
+
+/// Noise schedule and training helpers against diffusers' DDPMScheduler
+/// (Tests/Fixtures/diffusion/schedulers/schedule.safetensors).
+@Suite struct SchedulerTests {
+    static func fixture() throws -> SafeTensorsFile { try DiffusionFixture.safetensors("schedulers/schedule.safetensors") }
+
+    @Test func scaledLinearBetasAndAlphasCumprodMatchDiffusers() throws {
+        let f = try Self.fixture()
+        let schedule = try NoiseSchedule(config: .stableDiffusion)
+        expectClose(schedule.betas, try f.floats("scaled_linear.betas"), rtol: 0, atol: 0, "scaled_linear betas")
+        expectClose(schedule.alphasCumprod, try f.floats("scaled_linear.alphas_cumprod"), rtol: 0, atol: 0, "scaled_linear alphas_cumprod")
+    }
+
+    @Test func linearBetasMatchDiffusers() throws {
+        let f = try Self.fixture()
+        var config = SchedulerConfig()
+        config.betaSchedule = .linear
+        config.betaStart = 0.0001
+        config.betaEnd = 0.02
+        let schedule = try NoiseSchedule(config: config)
+        expectClose(schedule.betas, try f.floats("linear.betas"), rtol: 0, atol: 0, "linear betas")
+        expectClose(schedule.alphasCumprod, try f.floats("linear.alphas_cumprod"), rtol: 0, atol: 0, "linear alphas_cumprod")
+    }
+
+    @Test func addNoiseVelocityAndSNRMatchDiffusers() throws {
+        let f = try Self.fixture()
+        let schedule = try NoiseSchedule(config: .stableDiffusion)
+        let x0 = try f.floats("x0"), noise = try f.floats("noise")
+        let timesteps = try f.floats("timesteps").map { Int($0) }
+        expectClose(schedule.addNoise(original: x0, noise: noise, timesteps: timesteps), try f.floats("noisy"), "add_noise")
+        expectClose(schedule.velocity(sample: x0, noise: noise, timesteps: timesteps), try f.floats("velocity"), "get_velocity")
+        expectClose((0..<1000).map { schedule.snr($0) }, try f.floats("snr"), "compute_snr")
+
+        var v = SchedulerConfig()
+        v.predictionType = .vPrediction
+        let vSchedule = try NoiseSchedule(config: v)
+        #expect(vSchedule.trainingTarget(sample: x0, noise: noise, timesteps: timesteps)
+                == vSchedule.velocity(sample: x0, noise: noise, timesteps: timesteps))
+        #expect(schedule.trainingTarget(sample: x0, noise: noise, timesteps: timesteps) == noise)
+    }
+
+    @Test func readsAStableDiffusionSchedulerConfig() throws {
+        let json: [String: Any] = [
+            "_class_name": "PNDMScheduler", "_diffusers_version": "0.6.0", "beta_end": 0.012,
+            "beta_schedule": "scaled_linear", "beta_start": 0.00085, "clip_sample": false,
+            "num_train_timesteps": 1000, "set_alpha_to_one": false, "skip_prk_steps": true,
+            "steps_offset": 1, "trained_betas": NSNull(), "prediction_type": "v_prediction",
+            "timestep_spacing": "leading", "some_future_key": 3,
+        ]
+        let config = try SchedulerConfig(json: json)
+        #expect(config.namedSampler == .pndm)
+        #expect(config.stepsOffset == 1 && config.timestepSpacing == .leading && config.predictionType == .vPrediction)
+        #expect(config.trainedBetas == nil)
+        #expect(config.ignoredKeys == ["some_future_key"])
+    }
+
+    @Test func refusesSettingsItDoesNotImplement() throws {
+        #expect(throws: SchedulerConfigError(file: "scheduler_config.json", key: "rescale_betas_zero_snr",
+                                             problem: "true is not supported: zero-terminal-SNR rescaling is not implemented")) {
+            try SchedulerConfig(json: ["rescale_betas_zero_snr": true])
+        }
+        #expect(throws: SchedulerConfigError.self) { try SchedulerConfig(json: ["beta_schedule": "sigmoid"]) }
+        #expect(throws: SchedulerConfigError.self) { try SchedulerConfig(json: ["skip_prk_steps": false]) }
+        #expect(throws: SchedulerConfigError.self) { try SchedulerConfig(json: ["solver_order": 3]) }
+        #expect(throws: SchedulerConfigError.self) { try SchedulerConfig(json: ["num_train_timesteps": "many"]) }
+        let schedule = try NoiseSchedule()
+        #expect(throws: SamplerError.self) { try DDIMSampler(schedule: schedule, steps: 0) }
+        #expect(throws: SamplerError.self) { try EulerSampler(schedule: schedule, steps: 1001) }
+    }
+}
+
+/// Every sampler against diffusers on a short run (Tests/Fixtures/diffusion/schedulers/<run>.safetensors).
+/// The "model" is the same fixed function on both sides: 0.1·input + sin(t/100).
+@Suite struct SamplerTrajectoryTests {
+    static let runs = [
+        "ddim-leading", "ddim-trailing-v-eta", "ddim-linspace-alpha1", "ddim-defaults",
+        "pndm-leading", "pndm-linspace-v", "pndm-trailing",
+        "euler-linspace", "euler-leading-v", "euler-karras-trailing",
+        "euler_ancestral-linspace", "euler_ancestral-leading-v",
+        "dpmpp2m-linspace", "dpmpp2m-karras", "dpmpp2m-leading-v-20", "dpmpp2m-trailing",
+    ]
+
+    static func model(_ input: [Float], _ t: Float) -> [Float] {
+        let bias = Float(sin(Double(t) / 100))
+        return input.map { Float(0.1) * $0 + bias }
+    }
+
+    static func kind(_ name: String) throws -> SamplerKind {
+        switch name {
+        case "ddim": return .ddim
+        case "pndm": return .pndm
+        case "euler": return .euler
+        case "euler_ancestral": return .eulerAncestral
+        case "dpmpp2m": return .dpmSolverPlusPlus2M
+        default: throw SamplerError(problem: "fixture names an unknown sampler \(name)")
+        }
+    }
+
+    @Test(arguments: runs) func matchesDiffusersStepByStep(run: String) throws {
+        let f = try DiffusionFixture.safetensors("schedulers/\(run).safetensors")
+        let configText = try #require(f.metadata["config"])
+        let configData = Data(configText.utf8)
+        let json = try #require(try JSONSerialization.jsonObject(with: configData) as? [String: Any])
+        let schedule = try NoiseSchedule(config: try SchedulerConfig(json: json))
+        let steps = try #require(f.metadata["steps"].flatMap { Int($0) })
+        let eta = try #require(f.metadata["eta"].flatMap { Float($0) })
+        let kind = try Self.kind(f.metadata["sampler"] ?? "")
+        var sampler = try makeSampler(kind, schedule: schedule, steps: steps, eta: eta)
+
+        let expectedTimesteps = try f.floats("timesteps")
+        expectClose(sampler.timesteps, expectedTimesteps, rtol: 1e-6, atol: 1e-4, "\(run) timesteps")
+        guard sampler.timesteps.count == expectedTimesteps.count else { return }
+        if f.has("sigmas") {
+            let sigmas: [Float]
+            switch sampler {
+            case let s as EulerSampler: sigmas = s.sigmas
+            case let s as EulerAncestralSampler: sigmas = s.sigmas
+            case let s as DPMSolverMultistepSampler: sigmas = s.sigmas
+            default: sigmas = []
+            }
+            expectClose(sigmas, try f.floats("sigmas"), rtol: 1e-6, "\(run) sigmas")
+        }
+        expectClose([sampler.initNoiseSigma], try f.floats("init_noise_sigma"), rtol: 1e-6, "\(run) init_noise_sigma")
+
+        let n = try f.floats("init_sample").count
+        let inputs = try f.floats("model_inputs"), outputs = try f.floats("model_outputs")
+        let samples = try f.floats("samples")
+        let noise = f.has("noise") ? try f.floats("noise") : nil
+        var sample = try f.floats("init_sample")
+        for (i, t) in sampler.timesteps.enumerated() {
+            let slice = (i * n)..<((i + 1) * n)
+            let input = sampler.scaleModelInput(sample, timestep: t)
+            expectClose(input, Array(inputs[slice]), rtol: 1e-5, atol: 1e-5, "\(run) model input at step \(i)")
+            let output = Self.model(input, t)
+            expectClose(output, Array(outputs[slice]), rtol: 1e-5, atol: 1e-5, "\(run) model output at step \(i)")
+            sample = sampler.step(modelOutput: output, timestep: t, sample: sample,
+                                  noise: sampler.usesNoise ? noise.map { Array($0[slice]) } : nil)
+            expectClose(sample, Array(samples[slice]), rtol: 1e-5, atol: 1e-5, "\(run) sample after step \(i)")
+        }
+        #expect(sampler.stepIndex == expectedTimesteps.count)
+    }
+}
+
+extension SafeTensorsFile {
+    func has(_ name: String) -> Bool { entries[name] != nil }
+}
