@@ -26,6 +26,15 @@ import ModelIO
         expectClose(schedule.alphasCumprod, try f.floats("linear.alphas_cumprod"), rtol: 0, atol: 0, "linear alphas_cumprod")
     }
 
+    @Test func cosineBetasMatchDiffusers() throws {
+        let f = try Self.fixture()
+        var config = SchedulerConfig()
+        config.betaSchedule = .squaredCosCapV2
+        let schedule = try NoiseSchedule(config: config)
+        expectClose(schedule.betas, try f.floats("squaredcos_cap_v2.betas"), rtol: 1e-6, "cosine betas")
+        expectClose(schedule.alphasCumprod, try f.floats("squaredcos_cap_v2.alphas_cumprod"), rtol: 1e-6, "cosine alphas_cumprod")
+    }
+
     @Test func addNoiseVelocityAndSNRMatchDiffusers() throws {
         let f = try Self.fixture()
         let schedule = try NoiseSchedule(config: .stableDiffusion)
@@ -64,7 +73,7 @@ import ModelIO
             try SchedulerConfig(json: ["rescale_betas_zero_snr": true])
         }
         #expect(throws: SchedulerConfigError.self) { try SchedulerConfig(json: ["beta_schedule": "sigmoid"]) }
-        #expect(throws: SchedulerConfigError.self) { try SchedulerConfig(json: ["skip_prk_steps": false]) }
+        #expect(throws: SchedulerConfigError.self) { try SchedulerConfig(json: ["skip_prk_steps": "yes"]) }
         #expect(throws: SchedulerConfigError.self) { try SchedulerConfig(json: ["solver_order": 3]) }
         #expect(throws: SchedulerConfigError.self) { try SchedulerConfig(json: ["num_train_timesteps": "many"]) }
         let schedule = try NoiseSchedule()
@@ -82,6 +91,7 @@ import ModelIO
         "euler-linspace", "euler-leading-v", "euler-karras-trailing",
         "euler_ancestral-linspace", "euler_ancestral-leading-v",
         "dpmpp2m-linspace", "dpmpp2m-karras", "dpmpp2m-leading-v-20", "dpmpp2m-trailing",
+        "dpmpp2m-heun-sigmamin", "euler-sigmamin-karras", "pndm-prk-cosine", "pndm-prk-leading-v",
     ]
 
     static func model(_ input: [Float], _ t: Float) -> [Float] {

@@ -48,6 +48,9 @@ public struct SchedulerConfig: Sendable {
     /// true, which SD configs turn off (latents are not bounded to ±1).
     public var clipSample: Bool? = nil
     public var clipSampleRange = 1.0
+    /// PNDM: start with plain PLMS (true, as Stable Diffusion's configs say) or with the
+    /// Runge-Kutta warm-up (false). nil: diffusers' default, the warm-up.
+    public var skipPRKSteps: Bool? = nil
     /// Euler / DPM-Solver: Karras et al. sigma spacing instead of the schedule's own.
     public var useKarrasSigmas = false
     /// DPM-Solver++: first-order final steps when sampling with fewer than 15 steps.
@@ -70,6 +73,7 @@ public struct SchedulerConfig: Sendable {
     public init() {
         setAlphaToOne = false
         clipSample = false
+        skipPRKSteps = true
     }
 
     /// The values diffusers' scheduler classes take for keys a config file leaves out
@@ -81,6 +85,7 @@ public struct SchedulerConfig: Sendable {
         config.betaSchedule = .linear
         config.setAlphaToOne = nil
         config.clipSample = nil
+        config.skipPRKSteps = nil
         return config
     }
 
@@ -122,9 +127,7 @@ public struct SchedulerConfig: Sendable {
             finalSigmaZero = v == "zero"
         }
         // Settings with a value other than diffusers' default would change the numbers.
-        // PNDM's Runge-Kutta warm-up is never used with Stable Diffusion (its configs say true);
-        // an absent key is read as true, an explicit false is refused.
-        try reader.require("skip_prk_steps", equals: true, why: "only PLMS sampling, as Stable Diffusion uses, is implemented")
+        skipPRKSteps = try reader.bool("skip_prk_steps")
         try reader.require("thresholding", equals: false, why: "dynamic thresholding is for pixel-space models")
         try reader.require("rescale_betas_zero_snr", equals: false, why: "zero-terminal-SNR rescaling is not implemented")
         try reader.require("use_exponential_sigmas", equals: false, why: "exponential sigmas are not implemented")
