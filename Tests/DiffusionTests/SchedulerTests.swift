@@ -112,13 +112,12 @@ import ModelIO
 
     @Test(arguments: runs) func matchesDiffusersStepByStep(run: String) throws {
         let f = try DiffusionFixture.safetensors("schedulers/\(run).safetensors")
-        let configText = try #require(f.metadata["config"])
-        let configData = Data(configText.utf8)
-        let json = try #require(try JSONSerialization.jsonObject(with: configData) as? [String: Any])
+        let meta = try f.fixtureMetadata()
+        let json = try #require(meta["config"] as? [String: Any])
         let schedule = try NoiseSchedule(config: try SchedulerConfig(json: json))
-        let steps = try #require(f.metadata["steps"].flatMap { Int($0) })
-        let eta = try #require(f.metadata["eta"].flatMap { Float($0) })
-        let kind = try Self.kind(f.metadata["sampler"] ?? "")
+        let steps = try #require(meta["steps"] as? Int)
+        let eta = try #require((meta["eta"] as? NSNumber)?.floatValue)
+        let kind = try Self.kind(meta["sampler"] as? String ?? "")
         var sampler = try makeSampler(kind, schedule: schedule, steps: steps, eta: eta)
 
         let expectedTimesteps = try f.floats("timesteps")
@@ -157,4 +156,10 @@ import ModelIO
 
 extension SafeTensorsFile {
     func has(_ name: String) -> Bool { entries[name] != nil }
+
+    /// The fixture script's parameters: one JSON object under the "fixture" metadata key.
+    func fixtureMetadata() throws -> [String: Any] {
+        let text = try #require(metadata["fixture"], "\(path) has no \"fixture\" metadata")
+        return try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+    }
 }
