@@ -117,3 +117,38 @@ import Testing
         }
     }
 }
+
+/// Tokenizer folders as transformers 5 saves them: one tokenizer.json, no vocab.json/merges.txt.
+@Suite struct TokenizerJSONFolderTests {
+    @Test func loadsVocabularyMergesAndAddedTokensFromTokenizerJSON() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("dropbooth-tokenizer-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        // Rebuild the tokenizers-library layout from the committed vocabulary.
+        let vocab = try JSONSerialization.jsonObject(with: Data(contentsOf: TokenizerTests.vocab))
+        let mergeLines = try String(contentsOf: TokenizerTests.merges, encoding: .utf8)
+            .split(separator: "\n").dropFirst().map { $0.split(separator: " ").map(String.init) }
+        let document: [String: Any] = [
+            "model": ["type": "BPE", "end_of_word_suffix": "</w>", "vocab": vocab, "merges": mergeLines],
+            "added_tokens": [
+                ["id": 49406, "content": "<|startoftext|>", "special": true],
+                ["id": 49407, "content": "<|endoftext|>", "special": true],
+                ["id": 49408, "content": "MyStyle", "special": false, "normalized": true],
+            ],
+        ]
+        try JSONSerialization.data(withJSONObject: document).write(to: folder.appendingPathComponent("tokenizer.json"))
+        try #"{"pad_token": "<|endoftext|>", "model_max_length": 77}"#.write(
+            to: folder.appendingPathComponent("tokenizer_config.json"), atomically: true, encoding: .utf8)
+
+        let tokenizer = try CLIPTokenizer(folder: folder)
+        let reference = try TokenizerTests.sd1()
+        for text in ["a photo of a cat", "Hello, World!!! it's 1,000 cafés"] {
+            #expect(tokenizer.encode(text) == reference.encode(text), "\(text)")
+        }
+        // Matched case-insensitively, decoded in its normalized form, as transformers does.
+        #expect(tokenizer.tokenize("in mystyle and MyStyle") == [530, 49408, 537, 49408])
+        #expect(tokenizer.id(of: "MyStyle") == 49408)
+        #expect(tokenizer.decode([49408, 3086]) == "mystylepainting")
+        #expect(tokenizer.vocabularySize == 49409)
+    }
+}

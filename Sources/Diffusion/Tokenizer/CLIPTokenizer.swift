@@ -79,8 +79,7 @@ public struct CLIPTokenizer: Sendable {
     /// prompt finds "<sks>", as in transformers.
     @discardableResult
     public mutating func addTokens(_ newTokens: [String]) -> [Int] {
-        newTokens.map { raw in
-            let token = normalizer.normalizeForMatching(raw)
+        newTokens.map { token in
             if let id = id(of: token) { return id }
             let id = vocabularySize
             registerAddedToken(token, id: id)
@@ -88,9 +87,11 @@ public struct CLIPTokenizer: Sendable {
         }
     }
 
+    /// Records an added token under its normalized form, the form it is matched and decoded in.
     mutating func registerAddedToken(_ token: String, id: Int) {
-        addedTokens.append(TokenMatcher.Entry(token, id))
-        addedByID[id] = token
+        let normalized = normalizer.normalizeForMatching(token)
+        addedTokens.append(TokenMatcher.Entry(normalized, id))
+        addedByID[id] = normalized
     }
 
     /// The id of a vocabulary token, or of an added token as it was added ("MyStyle" or "mystyle").
