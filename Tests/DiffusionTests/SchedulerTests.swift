@@ -67,6 +67,28 @@ import ModelIO
         #expect(config.ignoredKeys == ["some_future_key"])
     }
 
+    @Test(arguments: ["DDIMScheduler", "PNDMScheduler", "EulerDiscreteScheduler",
+                      "EulerAncestralDiscreteScheduler", "DPMSolverMultistepScheduler"])
+    func readsConfigFilesAsDiffusersSavesThem(className: String) throws {
+        let config = try SchedulerConfig(contentsOf: DiffusionFixture.url("schedulers/configs/\(className).json"))
+        #expect(config.className == className)
+        #expect(config.namedSampler != nil)
+        #expect(config.betaSchedule == .scaledLinear && config.betaStart == 0.00085 && config.stepsOffset == 1)
+        #expect(config.timestepSpacing == .leading)
+        let schedule = try NoiseSchedule(config: config)
+        let sampler = try makeSampler(try #require(config.namedSampler), schedule: schedule, steps: 20)
+        #expect(sampler.timesteps.count >= 20)
+    }
+
+    @Test func pythonNonFiniteNumbersAreRead() throws {
+        let text = #"{"lambda_min_clipped": -Infinity, "note": "Infinity and NaN stay text", "x": NaN}"#
+        let object = try #require(PythonJSON.object(from: Data(text.utf8)))
+        #expect(PythonJSON.double(object["lambda_min_clipped"]!) == -.infinity)
+        #expect(object["note"] as? String == "Infinity and NaN stay text")
+        #expect(PythonJSON.double(object["x"]!)?.isNaN == true)
+        #expect(throws: SchedulerConfigError.self) { try SchedulerConfig(json: ["lambda_min_clipped": -5.1]) }
+    }
+
     @Test func refusesSettingsItDoesNotImplement() throws {
         #expect(throws: SchedulerConfigError(file: "scheduler_config.json", key: "rescale_betas_zero_snr",
                                              problem: "true is not supported: zero-terminal-SNR rescaling is not implemented")) {

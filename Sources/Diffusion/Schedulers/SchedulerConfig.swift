@@ -93,7 +93,7 @@ public struct SchedulerConfig: Sendable {
         guard let data = FileManager.default.contents(atPath: url.path) else {
             throw SchedulerConfigError(file: url.path, key: nil, problem: "file not found")
         }
-        guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+        guard let object = PythonJSON.object(from: data) else {
             throw SchedulerConfigError(file: url.path, key: nil, problem: "expected a JSON object")
         }
         try self.init(json: object, file: url.path)
@@ -139,6 +139,9 @@ public struct SchedulerConfig: Sendable {
         try reader.requireString("timestep_type", in: ["discrete"], why: "continuous timesteps are not implemented")
         try reader.requireString("interpolation_type", in: ["linear"], why: "only linear sigma interpolation is implemented")
         try reader.requireInt("solver_order", in: [2], why: "DPM-Solver++ 2M is the implemented solver")
+        if let clipped = try reader.double("lambda_min_clipped"), clipped != -.infinity {
+            throw reader.error("lambda_min_clipped", "\(clipped) is not supported: only the default, -Infinity (no clipping), is implemented")
+        }
         ignoredKeys = reader.unreadKeys
     }
 
@@ -196,7 +199,11 @@ private struct ConfigReader {
         return n
     }
 
-    mutating func double(_ key: String) throws -> Double? { try number(key)?.doubleValue }
+    mutating func double(_ key: String) throws -> Double? {
+        guard let v = value(key) else { return nil }
+        guard let d = PythonJSON.double(v) else { throw error(key, "expected a number, found \(v)") }
+        return d
+    }
 
     mutating func int(_ key: String) throws -> Int? {
         guard let n = try number(key) else { return nil }
