@@ -47,6 +47,8 @@ import ModelIO
         var v = SchedulerConfig()
         v.predictionType = .vPrediction
         let vSchedule = try NoiseSchedule(config: v)
+        expectClose((0..<1000).map { schedule.minSNRLossWeight($0, gamma: 5) }, try f.floats("min_snr_5.epsilon"), "min-SNR weights, epsilon")
+        expectClose((0..<1000).map { vSchedule.minSNRLossWeight($0, gamma: 5) }, try f.floats("min_snr_5.v_prediction"), "min-SNR weights, v")
         #expect(vSchedule.trainingTarget(sample: x0, noise: noise, timesteps: timesteps)
                 == vSchedule.velocity(sample: x0, noise: noise, timesteps: timesteps))
         #expect(schedule.trainingTarget(sample: x0, noise: noise, timesteps: timesteps) == noise)

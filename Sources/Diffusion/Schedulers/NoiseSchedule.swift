@@ -92,6 +92,17 @@ public struct NoiseSchedule: Sendable {
         return ratio * ratio
     }
 
+    /// Min-SNR-γ loss weight (Hang et al. 2023) as the diffusers training scripts compute it:
+    /// min(SNR, γ)/SNR for ε-prediction, min(SNR, γ)/(SNR + 1) for v-prediction.
+    public func minSNRLossWeight(_ timestep: Int, gamma: Float) -> Float {
+        let snr = snr(timestep)
+        let clipped = min(snr, gamma)
+        switch config.predictionType {
+        case .epsilon: return clipped / snr
+        case .vPrediction: return clipped / (snr + 1)
+        }
+    }
+
     private func mix(_ x: [Float], _ e: [Float], _ timesteps: [Int],
                      _ f: (Float, Float, Float, Float) -> Float) -> [Float] {
         precondition(x.count == e.count && !timesteps.isEmpty && x.count % timesteps.count == 0,
