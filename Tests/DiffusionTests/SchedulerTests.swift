@@ -91,6 +91,29 @@ import ModelIO
         #expect(throws: SchedulerConfigError.self) { try SchedulerConfig(json: ["lambda_min_clipped": -5.1]) }
     }
 
+    @Test func stableDiffusionDefaultsEqualTheSD15ConfigFile() throws {
+        // runwayml/stable-diffusion-v1-5 scheduler/scheduler_config.json (no timestep_spacing key).
+        let json: [String: Any] = [
+            "_class_name": "PNDMScheduler", "_diffusers_version": "0.6.0", "beta_end": 0.012,
+            "beta_schedule": "scaled_linear", "beta_start": 0.00085, "clip_sample": false,
+            "num_train_timesteps": 1000, "set_alpha_to_one": false, "skip_prk_steps": true,
+            "steps_offset": 1, "trained_betas": NSNull(),
+        ]
+        let fromFile = try NoiseSchedule(config: try SchedulerConfig(json: json))
+        let builtIn = try NoiseSchedule(config: .stableDiffusion)
+        #expect(fromFile.alphasCumprod == builtIn.alphasCumprod)
+        for kind in SamplerKind.allCases {
+            let a = try makeSampler(kind, schedule: fromFile, steps: 50)
+            let b = try makeSampler(kind, schedule: builtIn, steps: 50)
+            #expect(a.timesteps == b.timesteps, "\(kind)")
+        }
+        // What the SD 1.5 pipeline runs by default: PLMS, 50 steps, 981 first and repeated once.
+        let plms = try makeSampler(.pndm, schedule: builtIn, steps: 50)
+        #expect(plms.timesteps.count == 51)
+        #expect(Array(plms.timesteps.prefix(4)) == [981, 961, 961, 941])
+        #expect(plms.timesteps.last == 1)
+    }
+
     @Test func refusesSettingsItDoesNotImplement() throws {
         #expect(throws: SchedulerConfigError(file: "scheduler_config.json", key: "rescale_betas_zero_snr",
                                              problem: "true is not supported: zero-terminal-SNR rescaling is not implemented")) {

@@ -67,10 +67,12 @@ public struct SchedulerConfig: Sendable {
     public var ignoredKeys: [String] = []
 
     /// Stable Diffusion 1.x/2.x as their scheduler configs say: scaled-linear betas
-    /// 0.00085 → 0.012 over 1000 steps, no clipping, ᾱ_final = ᾱ_0.
+    /// 0.00085 → 0.012 over 1000 steps, steps_offset 1, no clipping, ᾱ_final = ᾱ_0, PLMS.
     public static let stableDiffusion = SchedulerConfig()
 
+    /// Stable Diffusion's settings (see `stableDiffusion`).
     public init() {
+        stepsOffset = 1
         setAlphaToOne = false
         clipSample = false
         skipPRKSteps = true
@@ -86,6 +88,7 @@ public struct SchedulerConfig: Sendable {
         config.setAlphaToOne = nil
         config.clipSample = nil
         config.skipPRKSteps = nil
+        config.stepsOffset = 0
         return config
     }
 
