@@ -3,7 +3,8 @@ import Testing
 import ModelIO
 
 /// Reference fixtures of the Diffusion target, written by scripts/fixtures/diffusion_text.py
-/// (and, for the models, by the other diffusion fixture scripts) under Tests/Fixtures/diffusion.
+/// (tokenizer, schedulers) under Tests/Fixtures/diffusion. Everything is namespaced here so
+/// other fixture helpers in this test target cannot collide with it.
 enum DiffusionFixture {
     /// The repository root, found from this source file so tests run from any working directory.
     static let repositoryRoot = URL(fileURLWithPath: #filePath)
@@ -22,17 +23,19 @@ enum DiffusionFixture {
     static func safetensors(_ relativePath: String) throws -> SafeTensorsFile {
         try SafeTensorsFile(path: url(relativePath).path)
     }
-}
 
-/// Elementwise |a - b| <= atol + rtol * |b|; reports the worst element.
-func expectClose(_ actual: [Float], _ expected: [Float], rtol: Float = 1e-5, atol: Float = 1e-6,
-                 _ what: String, sourceLocation: SourceLocation = #_sourceLocation) {
-    #expect(actual.count == expected.count, "\(what): \(actual.count) values, expected \(expected.count)", sourceLocation: sourceLocation)
-    guard actual.count == expected.count else { return }
-    var worst = -1, worstExcess: Float = 0
-    for i in 0..<actual.count {
-        let excess = abs(actual[i] - expected[i]) - (atol + rtol * abs(expected[i]))
-        if excess > worstExcess || actual[i].isNaN { worst = i; worstExcess = excess.isNaN ? .infinity : excess }
+    /// Elementwise |a - b| <= atol + rtol * |b|; reports the worst element.
+    static func expectClose(_ actual: [Float], _ expected: [Float], rtol: Float = 1e-5, atol: Float = 1e-6,
+                            _ what: String, sourceLocation: SourceLocation = #_sourceLocation) {
+        #expect(actual.count == expected.count, "\(what): \(actual.count) values, expected \(expected.count)",
+                sourceLocation: sourceLocation)
+        guard actual.count == expected.count else { return }
+        var worst = -1, worstExcess: Float = 0
+        for i in 0..<actual.count {
+            let excess = abs(actual[i] - expected[i]) - (atol + rtol * abs(expected[i]))
+            if excess > worstExcess || actual[i].isNaN { worst = i; worstExcess = excess.isNaN ? .infinity : excess }
+        }
+        #expect(worst < 0, "\(what): element \(worst) is \(worst >= 0 ? actual[worst] : 0), expected \(worst >= 0 ? expected[worst] : 0) (rtol \(rtol), atol \(atol))",
+                sourceLocation: sourceLocation)
     }
-    #expect(worst < 0, "\(what): element \(worst) is \(worst >= 0 ? actual[worst] : 0), expected \(worst >= 0 ? expected[worst] : 0) (rtol \(rtol), atol \(atol))", sourceLocation: sourceLocation)
 }

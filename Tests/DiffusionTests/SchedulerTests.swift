@@ -11,8 +11,8 @@ import ModelIO
     @Test func scaledLinearBetasAndAlphasCumprodMatchDiffusers() throws {
         let f = try Self.fixture()
         let schedule = try NoiseSchedule(config: .stableDiffusion)
-        expectClose(schedule.betas, try f.floats("scaled_linear.betas"), rtol: 0, atol: 0, "scaled_linear betas")
-        expectClose(schedule.alphasCumprod, try f.floats("scaled_linear.alphas_cumprod"), rtol: 0, atol: 0, "scaled_linear alphas_cumprod")
+        DiffusionFixture.expectClose(schedule.betas, try f.floats("scaled_linear.betas"), rtol: 0, atol: 0, "scaled_linear betas")
+        DiffusionFixture.expectClose(schedule.alphasCumprod, try f.floats("scaled_linear.alphas_cumprod"), rtol: 0, atol: 0, "scaled_linear alphas_cumprod")
     }
 
     @Test func linearBetasMatchDiffusers() throws {
@@ -22,8 +22,8 @@ import ModelIO
         config.betaStart = 0.0001
         config.betaEnd = 0.02
         let schedule = try NoiseSchedule(config: config)
-        expectClose(schedule.betas, try f.floats("linear.betas"), rtol: 0, atol: 0, "linear betas")
-        expectClose(schedule.alphasCumprod, try f.floats("linear.alphas_cumprod"), rtol: 0, atol: 0, "linear alphas_cumprod")
+        DiffusionFixture.expectClose(schedule.betas, try f.floats("linear.betas"), rtol: 0, atol: 0, "linear betas")
+        DiffusionFixture.expectClose(schedule.alphasCumprod, try f.floats("linear.alphas_cumprod"), rtol: 0, atol: 0, "linear alphas_cumprod")
     }
 
     @Test func cosineBetasMatchDiffusers() throws {
@@ -31,8 +31,8 @@ import ModelIO
         var config = SchedulerConfig()
         config.betaSchedule = .squaredCosCapV2
         let schedule = try NoiseSchedule(config: config)
-        expectClose(schedule.betas, try f.floats("squaredcos_cap_v2.betas"), rtol: 1e-6, "cosine betas")
-        expectClose(schedule.alphasCumprod, try f.floats("squaredcos_cap_v2.alphas_cumprod"), rtol: 1e-6, "cosine alphas_cumprod")
+        DiffusionFixture.expectClose(schedule.betas, try f.floats("squaredcos_cap_v2.betas"), rtol: 1e-6, "cosine betas")
+        DiffusionFixture.expectClose(schedule.alphasCumprod, try f.floats("squaredcos_cap_v2.alphas_cumprod"), rtol: 1e-6, "cosine alphas_cumprod")
     }
 
     @Test func addNoiseVelocityAndSNRMatchDiffusers() throws {
@@ -40,15 +40,15 @@ import ModelIO
         let schedule = try NoiseSchedule(config: .stableDiffusion)
         let x0 = try f.floats("x0"), noise = try f.floats("noise")
         let timesteps = try f.floats("timesteps").map { Int($0) }
-        expectClose(schedule.addNoise(original: x0, noise: noise, timesteps: timesteps), try f.floats("noisy"), "add_noise")
-        expectClose(schedule.velocity(sample: x0, noise: noise, timesteps: timesteps), try f.floats("velocity"), "get_velocity")
-        expectClose((0..<1000).map { schedule.snr($0) }, try f.floats("snr"), "compute_snr")
+        DiffusionFixture.expectClose(schedule.addNoise(original: x0, noise: noise, timesteps: timesteps), try f.floats("noisy"), "add_noise")
+        DiffusionFixture.expectClose(schedule.velocity(sample: x0, noise: noise, timesteps: timesteps), try f.floats("velocity"), "get_velocity")
+        DiffusionFixture.expectClose((0..<1000).map { schedule.snr($0) }, try f.floats("snr"), "compute_snr")
 
         var v = SchedulerConfig()
         v.predictionType = .vPrediction
         let vSchedule = try NoiseSchedule(config: v)
-        expectClose((0..<1000).map { schedule.minSNRLossWeight($0, gamma: 5) }, try f.floats("min_snr_5.epsilon"), "min-SNR weights, epsilon")
-        expectClose((0..<1000).map { vSchedule.minSNRLossWeight($0, gamma: 5) }, try f.floats("min_snr_5.v_prediction"), "min-SNR weights, v")
+        DiffusionFixture.expectClose((0..<1000).map { schedule.minSNRLossWeight($0, gamma: 5) }, try f.floats("min_snr_5.epsilon"), "min-SNR weights, epsilon")
+        DiffusionFixture.expectClose((0..<1000).map { vSchedule.minSNRLossWeight($0, gamma: 5) }, try f.floats("min_snr_5.v_prediction"), "min-SNR weights, v")
         #expect(vSchedule.trainingTarget(sample: x0, noise: noise, timesteps: timesteps)
                 == vSchedule.velocity(sample: x0, noise: noise, timesteps: timesteps))
         #expect(schedule.trainingTarget(sample: x0, noise: noise, timesteps: timesteps) == noise)
@@ -168,7 +168,7 @@ import ModelIO
         var sampler = try makeSampler(kind, schedule: schedule, steps: steps, eta: eta)
 
         let expectedTimesteps = try f.floats("timesteps")
-        expectClose(sampler.timesteps, expectedTimesteps, rtol: 1e-6, atol: 1e-4, "\(run) timesteps")
+        DiffusionFixture.expectClose(sampler.timesteps, expectedTimesteps, rtol: 1e-6, atol: 1e-4, "\(run) timesteps")
         guard sampler.timesteps.count == expectedTimesteps.count else { return }
         if f.has("sigmas") {
             let sigmas: [Float]
@@ -178,9 +178,9 @@ import ModelIO
             case let s as DPMSolverMultistepSampler: sigmas = s.sigmas
             default: sigmas = []
             }
-            expectClose(sigmas, try f.floats("sigmas"), rtol: 1e-6, "\(run) sigmas")
+            DiffusionFixture.expectClose(sigmas, try f.floats("sigmas"), rtol: 1e-6, "\(run) sigmas")
         }
-        expectClose([sampler.initNoiseSigma], try f.floats("init_noise_sigma"), rtol: 1e-6, "\(run) init_noise_sigma")
+        DiffusionFixture.expectClose([sampler.initNoiseSigma], try f.floats("init_noise_sigma"), rtol: 1e-6, "\(run) init_noise_sigma")
 
         let n = try f.floats("init_sample").count
         let inputs = try f.floats("model_inputs"), outputs = try f.floats("model_outputs")
@@ -190,18 +190,18 @@ import ModelIO
         for (i, t) in sampler.timesteps.enumerated() {
             let slice = (i * n)..<((i + 1) * n)
             let input = sampler.scaleModelInput(sample, timestep: t)
-            expectClose(input, Array(inputs[slice]), rtol: 1e-5, atol: 1e-5, "\(run) model input at step \(i)")
+            DiffusionFixture.expectClose(input, Array(inputs[slice]), rtol: 1e-5, atol: 1e-5, "\(run) model input at step \(i)")
             let output = Self.model(input, t)
-            expectClose(output, Array(outputs[slice]), rtol: 1e-5, atol: 1e-5, "\(run) model output at step \(i)")
+            DiffusionFixture.expectClose(output, Array(outputs[slice]), rtol: 1e-5, atol: 1e-5, "\(run) model output at step \(i)")
             sample = sampler.step(modelOutput: output, timestep: t, sample: sample,
                                   noise: sampler.usesNoise ? noise.map { Array($0[slice]) } : nil)
-            expectClose(sample, Array(samples[slice]), rtol: 1e-5, atol: 1e-5, "\(run) sample after step \(i)")
+            DiffusionFixture.expectClose(sample, Array(samples[slice]), rtol: 1e-5, atol: 1e-5, "\(run) sample after step \(i)")
         }
         #expect(sampler.stepIndex == expectedTimesteps.count)
     }
 }
 
-extension SafeTensorsFile {
+fileprivate extension SafeTensorsFile {
     func has(_ name: String) -> Bool { entries[name] != nil }
 
     /// The fixture script's parameters: one JSON object under the "fixture" metadata key.
