@@ -39,6 +39,10 @@ import Testing
         try checkCases(try Self.sd1(), "sd1")
     }
 
+    @Test func seededRandomStringsMatchTransformers() throws {
+        try checkCases(try Self.sd1(), "random")
+    }
+
     @Test func stableDiffusion2PadsWithExclamationMark() throws {
         let tokenizer = try CLIPTokenizer(vocabURL: Self.vocab, mergesURL: Self.merges, padToken: "!")
         #expect(tokenizer.padID == 0)

@@ -151,7 +151,17 @@ public struct CLIPTokenizer: Sendable {
                 if character == " " { bytes.append(0x20) } else if let b = ByteLevelAlphabet.bytes[character] { bytes.append(b) }
             }
         }
-        return String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespaces)
+        return CLIPTokenizer.stripPythonWhitespace(String(decoding: bytes, as: UTF8.self))
+    }
+
+    /// Python's str.strip(), which the reference decode ends with: Unicode whitespace and the
+    /// separators U+001C…U+001F, but not zero-width characters such as U+200B.
+    static func stripPythonWhitespace(_ text: String) -> String {
+        func isSpace(_ s: Unicode.Scalar) -> Bool { s.properties.isWhitespace || (0x1C...0x1F).contains(s.value) }
+        let scalars = text.unicodeScalars
+        guard let first = scalars.firstIndex(where: { !isSpace($0) }),
+              let last = scalars.lastIndex(where: { !isSpace($0) }) else { return "" }
+        return String(scalars[first...last])
     }
 }
 
