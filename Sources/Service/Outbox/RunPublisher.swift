@@ -69,6 +69,19 @@ public struct RunPublisher: Sendable {
         try publish(status)
     }
 
+    /// Takes back a run that never started (superseded by a newer one): its folder held only
+    /// the queued status. Moved out in one rename, then deleted.
+    public func withdraw() throws {
+        guard access(liveDirectory, F_OK) == 0 else { return }
+        let old = stagingDirectory + ".withdrawn"
+        try removeTree(old)
+        try Directories.create(layout.stagingRoot + "/" + job)
+        guard rename(liveDirectory, old) == 0 else { throw FileError.system("withdraw \(liveDirectory)", errno) }
+        try removeTree(old)
+        try removeTree(stagingDirectory)
+        OutboxIndex.refresh(outbox: layout.outbox)
+    }
+
     private func removeTree(_ path: String) throws {
         guard access(path, F_OK) == 0 else { return }
         try FileManager.default.removeItem(atPath: path)
