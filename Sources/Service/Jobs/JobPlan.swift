@@ -8,14 +8,24 @@ public struct JobPlan: Sendable, Equatable {
     public var dryRun: Bool
     public var resolution: Int
     public var centerCrop: Bool
-    /// Prior preservation with a class/ folder of the user's own images to check too.
-    public var classFolder: String?
+    /// Folders of images to check, relative to the job folder: the subjects' (nil for the job
+    /// folder itself) and any class/ folders the user supplied for prior preservation.
+    public var imageFolders: [ImageFolder]
     public var training: TrainingPlan
 
+    public struct ImageFolder: Sendable, Equatable {
+        public var subfolder: String?
+        /// Subject folders must hold enough usable images; class folders are optional extras.
+        public var isClassFolder: Bool
+        public init(subfolder: String?, isClassFolder: Bool = false) {
+            self.subfolder = subfolder; self.isClassFolder = isClassFolder
+        }
+    }
+
     public init(method: String, dryRun: Bool, resolution: Int = 512, centerCrop: Bool = true,
-                classFolder: String? = nil, training: TrainingPlan = TrainingPlan()) {
+                imageFolders: [ImageFolder] = [ImageFolder(subfolder: nil)], training: TrainingPlan = TrainingPlan()) {
         self.method = method; self.dryRun = dryRun; self.resolution = resolution
-        self.centerCrop = centerCrop; self.classFolder = classFolder; self.training = training
+        self.centerCrop = centerCrop; self.imageFolders = imageFolders; self.training = training
     }
 }
 

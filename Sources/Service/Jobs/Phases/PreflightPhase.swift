@@ -12,30 +12,30 @@ public struct PreflightPhase: JobPhase {
     public func run(_ context: JobContext) throws {
         let plan = try context.plan
         let limits = context.config.limits
-        var folders: [String?] = [nil]
-        if let classFolder = plan.classFolder { folders.append(classFolder) }
+        let folders = plan.imageFolders
         var rejectedLines: [String] = []
         var problems: [String] = []
         var estimate: RunEstimate?
-        for (index, folder) in folders.enumerated() {
+        for (index, imageFolder) in folders.enumerated() {
+            let folder = imageFolder.subfolder
             try context.checkStop()
             context.progress(step: index, total: folders.count)
             var options = PreflightOptions(resolution: plan.resolution, centerCrop: plan.centerCrop, subfolder: folder,
                                            maxImages: limits.maxImages, maxImageBytes: limits.maxImageBytes,
                                            maxImagePixels: limits.maxImagePixels,
-                                           minImages: folder == nil ? limits.minImages : 1, plan: plan.training)
+                                           minImages: imageFolder.isClassFolder ? 1 : limits.minImages, plan: plan.training)
             options.plan.threads = context.config.threads
             let report = Preflight.run(jobDirectory: URL(fileURLWithPath: context.jobDirectory), options: options)
             let prefix = folder.map { $0 + "/" } ?? ""
-            let stem = folder.map { "preflight-\($0)" } ?? "preflight"
+            let stem = folder.map { "preflight-" + Self.fileSafe($0) } ?? "preflight"
             try AtomicFile.writeJSON(report, to: "\(context.workDirectory)/\(stem).json")
             if let sheet = report.contactSheetJPEG {
-                try AtomicFile.write(sheet, to: "\(context.workDirectory)/contact-sheet\(folder.map { "-" + $0 } ?? "").jpg")
+                try AtomicFile.write(sheet, to: "\(context.workDirectory)/contact-sheet\(folder.map { "-" + Self.fileSafe($0) } ?? "").jpg")
             }
             rejectedLines += report.rejected.map { "\(prefix)\($0.fileName): \($0.reason)" }
             context.logger.info("preflight \(prefix.isEmpty ? "images" : prefix): \(report.accepted.count) usable, \(report.rejected.count) rejected")
             if let problem = report.problem { problems.append(prefix.isEmpty ? problem : "\(prefix): \(problem)") }
-            if folder == nil { estimate = report.estimate }
+            if estimate == nil && !imageFolder.isClassFolder { estimate = report.estimate }
         }
         context.progress(step: folders.count, total: folders.count)
         let rejectedText = rejectedLines.isEmpty ? "No files were rejected.\n" : rejectedLines.joined(separator: "\n") + "\n"
@@ -54,5 +54,10 @@ public struct PreflightPhase: JobPhase {
             if !rejectedLines.isEmpty { message += "\n\nRejected files:\n" + rejectedLines.map { "  " + $0 }.joined(separator: "\n") }
             throw JobFailure(message)
         }
+    }
+
+    /// "people/alice" → "people-alice": one file name per folder, in the run's top level.
+    static func fileSafe(_ folder: String) -> String {
+        String(folder.map { $0 == "/" ? "-" : $0 })
     }
 }
