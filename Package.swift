@@ -44,7 +44,10 @@ let package = Package(
         ),
         // 2. Model IO, images, YAML
         .target(name: "ModelIO", dependencies: ["TensorEngine"]),
-        .target(name: "Imaging", dependencies: ["CJPEG", "CPNG", "CFreeType"]),
+        // libjpeg reports errors by longjmp, which must not cross Swift frames: every libjpeg
+        // call sits in this C shim under its own setjmp and returns a status code instead.
+        .target(name: "CJPEGShim", linkerSettings: [.linkedLibrary("jpeg")]),
+        .target(name: "Imaging", dependencies: ["CJPEGShim", "CPNG", "CFreeType"]),
         .target(name: "YAML", dependencies: ["CYAML"]),
         // 5. Service
         .target(
@@ -67,7 +70,8 @@ let package = Package(
 
         .testTarget(name: "TensorEngineTests", dependencies: ["TensorEngine", "ModelIO"]),
         .testTarget(name: "ModelIOTests", dependencies: ["ModelIO", "TensorEngine"]),
-        .testTarget(name: "ImagingTests", dependencies: ["Imaging"]),
+        // Fixtures/ holds image files the tests read by path (made by scripts/make_samples.py).
+        .testTarget(name: "ImagingTests", dependencies: ["Imaging"], exclude: ["Fixtures"]),
         .testTarget(name: "YAMLTests", dependencies: ["YAML"]),
         .testTarget(name: "ServiceTests", dependencies: ["Service", "Imaging", "YAML"]),
         // Starts the real `dropbooth` binary on temporary folders.

@@ -1,1 +1,0 @@
-// Image decode/encode and grids: see issue "Service" (preflight).

@@ -1,0 +1,39 @@
+/// What every training image goes through, in this order, and what preflight shows on the
+/// contact sheet (the same code, so the sheet is what the model sees):
+///
+///   1. decode, EXIF orientation applied, transparency composited on white (ImageDecoder);
+///   2. resize so that the shorter side equals `resolution` (Lanczos-3, antialiased);
+///   3. crop a `resolution` × `resolution` square: the centre one when `centerCrop` is on,
+///      otherwise one at a random position chosen per step (`CropPlacement.fraction`);
+///   4. flip left-right with probability ½ when the recipe enables random flips;
+///   5. to float [-1, 1], NHWC (`RGBImage.floatNHWC`), for the VAE encoder.
+public struct TrainingTransform: Sendable, Equatable {
+    public var resolution: Int
+    public var centerCrop: Bool
+
+    public init(resolution: Int, centerCrop: Bool = true) {
+        precondition(resolution > 0, "resolution \(resolution)")
+        self.resolution = resolution; self.centerCrop = centerCrop
+    }
+
+    /// Where the square is cut from the resized image.
+    public enum CropPlacement: Sendable, Equatable {
+        case center
+        /// Position as fractions 0...1 of the free space (0 = left/top edge, 1 = right/bottom);
+        /// training draws them at random when `centerCrop` is off.
+        case fraction(x: Double, y: Double)
+    }
+
+    /// Steps 2–4. `placement` is ignored when `centerCrop` is on.
+    public func apply(_ image: RGBImage, placement: CropPlacement = .center, flip: Bool = false) -> RGBImage {
+        let resized = image.resized(shorterSide: resolution)
+        let freeX = resized.width - resolution, freeY = resized.height - resolution
+        var x = freeX / 2, y = freeY / 2
+        if !centerCrop, case .fraction(let fx, let fy) = placement {
+            x = Int((Double(freeX) * min(1, max(0, fx))).rounded())
+            y = Int((Double(freeY) * min(1, max(0, fy))).rounded())
+        }
+        let square = resized.cropped(x: x, y: y, width: resolution, height: resolution)
+        return flip ? square.flippedHorizontally() : square
+    }
+}
