@@ -15,6 +15,8 @@ struct FakePhase: JobPhase {
 
     final class Counter: Sendable {
         let value = Atomic<Int>(0)
+        /// The step the latest run started from.
+        let startStep = Atomic<Int>(-1)
         var count: Int { value.load(ordering: .relaxed) }
     }
 
@@ -22,6 +24,8 @@ struct FakePhase: JobPhase {
         runs.value.add(1, ordering: .relaxed)
         if let artefact { try AtomicFile.write(Data("made by \(name)".utf8), to: context.workDirectory + "/" + artefact) }
         if let failure { throw JobFailure(failure) }
+        guard skipWhenCompleted else { return }
+        runs.startStep.store(context.checkpoint.step, ordering: .relaxed)
         for step in context.checkpoint.step..<4 {
             if step == stopAtStep { StopRequestForTest.stop.store(true, ordering: .relaxed) }
             try context.checkStop()
@@ -68,8 +72,10 @@ enum StopRequestForTest {
     }
 
     @Test func stoppedRunResumesWhereItWasAndSkipsFinishedPhases() throws {
-        let preflight = FakePhase.Counter(), training = FakePhase.Counter()
-        let phases: [any JobPhase] = [FakePhase(name: "preflight", artefact: "sheet.jpg", runs: preflight),
+        let validate = FakePhase.Counter(), preflight = FakePhase.Counter(), training = FakePhase.Counter()
+        // A cheap phase that reruns on resume must not reset the interrupted phase's step.
+        let phases: [any JobPhase] = [FakePhase(name: "validate", skipWhenCompleted: false, runs: validate),
+                                      FakePhase(name: "preflight", artefact: "sheet.jpg", runs: preflight),
                                       FakePhase(name: "training", stopAtStep: 2, runs: training)]
         StopRequestForTest.stop.store(false, ordering: .relaxed)
         #expect(try runner(phases).run() == .stopped)
@@ -80,11 +86,14 @@ enum StopRequestForTest {
         #expect(checkpoint.currentPhase == "training" && checkpoint.step == 2)
 
         StopRequestForTest.stop.store(false, ordering: .relaxed)
-        let resumed: [any JobPhase] = [FakePhase(name: "preflight", artefact: "sheet.jpg", runs: preflight),
+        let resumed: [any JobPhase] = [FakePhase(name: "validate", skipWhenCompleted: false, runs: validate),
+                                       FakePhase(name: "preflight", artefact: "sheet.jpg", runs: preflight),
                                        FakePhase(name: "training", runs: training)]
         #expect(try runner(resumed).run() == .succeeded)
+        #expect(validate.count == 2)                                   // cheap: always rerun
         #expect(preflight.count == 1)                                  // not repeated
-        #expect(training.count == 2)                                   // continued from step 2
+        #expect(training.count == 2)
+        #expect(training.startStep.load(ordering: .relaxed) == 2)     // continued from step 2
         #expect(dirs.outbox.list("alice/r1").contains("sheet.jpg"))
     }
 }

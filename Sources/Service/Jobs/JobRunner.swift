@@ -69,7 +69,12 @@ public struct JobRunner: Sendable {
         let publisher = self.publisher
         let status = Mutex(JobStatus(job: job, run: runId, state: .running, phase: "starting", started: checkpoint.started))
         try publisher.open(status.withLock { $0 })
-        logger.info(resuming ? "resuming run after phases [\(checkpoint.completedPhases.joined(separator: ", "))]" : "starting run")
+        if resuming {
+            let done = checkpoint.completedPhases.isEmpty ? "none" : checkpoint.completedPhases.joined(separator: ", ")
+            logger.info("resuming run: phases done [\(done)], \(checkpoint.currentPhase.map { "\($0) at step \(checkpoint.step)" } ?? "next phase")")
+        } else {
+            logger.info("starting run")
+        }
         try keepRecipeAsRun(in: publisher.stagingDirectory)
 
         let estimator = Mutex(ProgressEstimator())
@@ -104,7 +109,9 @@ public struct JobRunner: Sendable {
                     continue
                 }
                 try context.checkStop()
-                if context.checkpoint.currentPhase != phase.name {
+                // Only checkpointed phases own the "phase in progress" slot: a cheap phase that
+                // reruns after a restart must not wipe the step the interrupted phase reached.
+                if phase.skipWhenCompleted && context.checkpoint.currentPhase != phase.name {
                     context.checkpoint.currentPhase = phase.name
                     context.checkpoint.step = 0
                     try context.checkpoint.save(to: checkpointPath)
@@ -117,6 +124,7 @@ public struct JobRunner: Sendable {
                 notifier.status("\(job): \(phase.name)")
                 logger.info("phase \(phase.name)")
                 try phase.run(context)
+                guard phase.skipWhenCompleted else { continue }
                 if !context.checkpoint.completedPhases.contains(phase.name) { context.checkpoint.completedPhases.append(phase.name) }
                 context.checkpoint.currentPhase = nil
                 context.checkpoint.step = 0
