@@ -58,6 +58,7 @@ public struct RunPublisher: Sendable {
             guard rename(stagingDirectory, liveDirectory) == 0 else { throw FileError.system("publish \(liveDirectory)", errno) }
         }
         AtomicFile.syncDirectory(layout.jobDirectory(job))
+        rmdir(layout.stagingRoot + "/" + job)     // tidy: only succeeds when no other run of the job is staged
         OutboxIndex.refresh(outbox: layout.outbox)
     }
 
