@@ -118,4 +118,22 @@ import Testing
         #expect(service.wait(resumed, timeout: 60) == 0)
         #expect(service.status(of: "paused")["state"] as? String == "succeeded")
     }
+
+    @Test func crashedJobIsRecordedWithItsSignalAndTheNextJobStillRuns() throws {
+        let service = try ServiceHarness()
+        try service.addJob("a-crash")
+        try service.addJob("b-next")
+        let hold = ["DROPBOOTH_TEST_HOLD_STEPS": "15", "DROPBOOTH_TEST_HOLD_MS": "100"]
+        let serve = try service.startServe(once: true, environment: hold)
+        #expect(service.eventually(timeout: 60) { (service.status(of: "a-crash")["step"] as? Int ?? 0) >= 2 })
+        let children = ServiceHarness.children(of: serve.processIdentifier)
+        try #require(children.count == 1, "expected one job process, found \(children)")
+        kill(children[0], SIGKILL)     // as the OOM killer would
+        #expect(service.wait(serve, timeout: 60) == 0, "serve did not finish: \(service.serveLogs)")
+
+        #expect(service.status(of: "a-crash")["state"] as? String == "failed")
+        let error = service.text("a-crash/\(service.runs(of: "a-crash").first ?? "?")/error.txt")
+        #expect(error.contains("killed by signal 9"), "\(error)")
+        #expect(service.status(of: "b-next")["state"] as? String == "succeeded")
+    }
 }

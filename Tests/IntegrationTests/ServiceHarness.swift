@@ -140,4 +140,18 @@ final class ServiceHarness {
         return files.filter { $0.hasPrefix("serve-") }.compactMap { try? String(contentsOfFile: root + "/" + $0, encoding: .utf8) }
             .joined(separator: "\n")
     }
+
+    /// Processes whose parent is `pid`, from /proc/*/stat.
+    static func children(of pid: Int32) -> [Int32] {
+        var found: [Int32] = []
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+            guard let child = Int32(entry),
+                  let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
+                  let close = stat.lastIndex(of: ")") else { continue }
+            // After "pid (comm)" come the state and the parent's pid.
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            if fields.count > 1, Int32(fields[1]) == pid { found.append(child) }
+        }
+        return found
+    }
 }
