@@ -137,3 +137,32 @@ import Testing
         #expect(service.status(of: "b-next")["state"] as? String == "succeeded")
     }
 }
+
+@Suite struct QuietHoursIntegrationTests {
+    /// Outside the configured window jobs wait: `serve --once` leaves the job queued and
+    /// `status` says the window is closed.
+    @Test func jobsWaitOutsideTheWindow() throws {
+        let service = try ServiceHarness()
+        let calendar = Calendar.current
+        let parts = calendar.dateComponents([.hour, .minute], from: Date())
+        let start = ((parts.hour ?? 0) + 2) % 24, end = ((parts.hour ?? 0) + 3) % 24
+        try (String(contentsOfFile: service.configPath, encoding: .utf8)
+             + String(format: "\nquiet_hours: \"%02d:00-%02d:00\"\n", start, end))
+            .write(toFile: service.configPath, atomically: true, encoding: .utf8)
+        try service.addJob("night-owl")
+        let serve = try service.startServe(once: true)
+        #expect(service.wait(serve, timeout: 60) == 0, "\(service.serveLogs)")
+        #expect(service.status(of: "night-owl")["state"] as? String == "queued")
+
+        let status = Process()
+        status.executableURL = URL(fileURLWithPath: ServiceHarness.executable)
+        status.arguments = ["status", "--config", service.configPath]
+        let pipe = Pipe()
+        status.standardOutput = pipe
+        try status.run()
+        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        status.waitUntilExit()
+        #expect(text.contains("now closed: jobs wait"), "\(text)")
+        #expect(text.contains("1. night-owl"), "\(text)")
+    }
+}

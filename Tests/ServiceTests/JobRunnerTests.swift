@@ -97,3 +97,24 @@ enum StopRequestForTest {
         #expect(dirs.outbox.list("alice/r1").contains("sheet.jpg"))
     }
 }
+
+@Suite struct PublishedRunTests {
+    /// A run an orphaned process already published is not run again, nor its results replaced.
+    @Test func publishedRunIsNeverRunTwice() throws {
+        let inbox = TemporaryDirectory(), outbox = TemporaryDirectory(), state = TemporaryDirectory()
+        inbox.write("alice/recipe.yaml", "method: lora\n")
+        let config = ServiceConfig(inbox: inbox.path, outbox: outbox.path, stateDirectory: state.path)
+        let counter = FakePhase.Counter()
+        func runner() -> JobRunner {
+            var runner = JobRunner(config: config, job: "alice", runId: "r1", jobDirectory: inbox.path + "/alice",
+                                   phases: [FakePhase(name: "work", artefact: "result.bin", runs: counter)],
+                                   logger: .init(label: "test"))
+            runner.shouldStop = { false }
+            return runner
+        }
+        #expect(try runner().run() == .succeeded)
+        #expect(try runner().run() == .succeeded)
+        #expect(counter.count == 1)
+        #expect(outbox.list("alice/r1").contains("result.bin"))
+    }
+}

@@ -38,6 +38,10 @@ public final class Daemon: Service, Sendable {
     var tickInterval: Double { min(1.0, max(0.1, config.settleSeconds / 4)) }
 
     public func run() async throws {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: config.inbox, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw ServiceError("the inbox \(config.inbox) does not exist or is not a folder (config: inbox)")
+        }
         try Directories.create(config.stateDirectory)
         try Directories.create(config.outbox)
         guard let instanceLock = try RunLock.acquire(path: config.stateDirectory + "/daemon.lock", timeout: 0) else {

@@ -59,6 +59,17 @@ public struct JobRunner: Sendable {
             return .busy
         }
         defer { withExtendedLifetime(lock) {} }
+        let publisher = self.publisher
+
+        // An orphaned process of an earlier daemon may have finished this run while we waited
+        // for the lock: a published run is done, and is never run (or published) twice.
+        if let published = JobStatus.read(runDirectory: publisher.liveDirectory) {
+            switch published.state {
+            case .succeeded: logger.info("already published; nothing to do"); return .succeeded
+            case .failed: return .failed(published.error ?? "the job failed")
+            default: break
+            }
+        }
 
         let checkpointPath = RunCheckpoint.path(stateDirectory: config.stateDirectory, job: job, run: runId)
         var checkpoint = RunCheckpoint.load(from: checkpointPath)
@@ -66,7 +77,6 @@ public struct JobRunner: Sendable {
         if checkpoint.started == nil { checkpoint.started = Date() }
         try checkpoint.save(to: checkpointPath)
 
-        let publisher = self.publisher
         let status = Mutex(JobStatus(job: job, run: runId, state: .running, phase: "starting", started: checkpoint.started))
         try publisher.open(status.withLock { $0 })
         if resuming {
