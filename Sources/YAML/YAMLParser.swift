@@ -15,6 +15,8 @@ public enum YAMLParser {
             throw YAMLError(.tooLarge, "the document is \(bytes.count) bytes; the limit is \(limits.maxBytes) bytes",
                             at: YAMLMark(line: 1, column: 1))
         }
+        // libyaml asserts a non-null input pointer, which an empty array need not have.
+        if bytes.isEmpty { return YAMLNode(.scalar("", .plain), mark: YAMLMark(line: 1, column: 1)) }
         let result = bytes.withUnsafeBufferPointer { buffer in
             Result { () throws(YAMLError) -> YAMLNode in
                 var composer = Composer(limits: limits, input: buffer)

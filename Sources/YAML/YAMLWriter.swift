@@ -45,8 +45,14 @@ public enum YAMLWriter {
             out += "\n"
             writeMapping(pairs, indent: indent + 2, into: &out)
         case .sequence(let items) where !items.isEmpty:
-            out += "\n"
-            writeSequence(items, indent: indent + 2, into: &out)
+            // Short lists of scalars read best on one line: `seeds: [1, 2]`.
+            let flow = items.allSatisfy { $0.scalarText != nil } ? "[" + items.map(inline).joined(separator: ", ") + "]" : nil
+            if let flow, flow.count <= 60 {
+                out += " " + flow + "\n"
+            } else {
+                out += "\n"
+                writeSequence(items, indent: indent + 2, into: &out)
+            }
         default:
             out += " " + inline(value) + "\n"
         }

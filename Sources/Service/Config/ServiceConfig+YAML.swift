@@ -46,11 +46,16 @@ extension ServiceConfig {
     static func decode(_ root: YAMLNode, file: String, baseDirectory: String) throws(ConfigProblems) -> ServiceConfig {
         var reader = DocumentReader(file: file)
         var config = ServiceConfig(inbox: "", outbox: "", stateDirectory: "")
+        if root["method"] != nil, root["inbox"] == nil {
+            reader.report(at: root.mark, "", "this looks like a recipe, not the service config",
+                          suggestion: "see config/config.example.yaml for the service config's keys")
+            throw ConfigProblems(reader.problems)
+        }
         guard let top = reader.section(root, path: "", keys: keys) else { throw ConfigProblems(reader.problems) }
 
         func path(_ key: String, _ reader: inout DocumentReader) -> String? {
             guard let text = reader.string(top, key, maxLength: 4096) else {
-                reader.require(top, key, "the \(key.replacing("_", with: " ")) folder")
+                reader.require(top, key, key == "state_directory" ? "the state directory" : "the \(key) folder")
                 return nil
             }
             return resolve(text, against: baseDirectory)
@@ -113,7 +118,7 @@ extension ServiceConfig {
                               suggestion: "e.g. \"22:00-07:00\" (may wrap past midnight); quote it")
             }
         }
-        guard reader.problems.isEmpty else { throw ConfigProblems(reader.problems) }
+        guard reader.problems.isEmpty else { throw ConfigProblems(reader.problems.sortedByPosition()) }
         return config
     }
 

@@ -52,3 +52,12 @@ extension DocumentProblems {
                                    message: error.message, suggestion: suggestion)])
     }
 }
+
+extension [DocumentProblem] {
+    /// In document order, as an editor would list them (stable for problems at the same place).
+    func sortedByPosition() -> [DocumentProblem] {
+        enumerated().sorted { a, b in
+            (a.element.line, a.element.column, a.offset) < (b.element.line, b.element.column, b.offset)
+        }.map(\.element)
+    }
+}

@@ -8,7 +8,17 @@ struct DocumentReader {
 
     init(file: String) { self.file = file }
 
+    /// Past this many, a document is not worth reading further (and the list not worth printing).
+    static let maxProblems = 100
+
     mutating func report(at mark: YAMLMark, _ field: String, _ message: String, suggestion: String? = nil) {
+        guard problems.count <= Self.maxProblems else { return }
+        if problems.count == Self.maxProblems {
+            problems.append(DocumentProblem(file: file, line: mark.line, column: mark.column, field: "",
+                                            message: "too many problems; stopped reporting after \(Self.maxProblems)",
+                                            suggestion: "start again from one of the examples in recipes/"))
+            return
+        }
         problems.append(DocumentProblem(file: file, line: mark.line, column: mark.column, field: field,
                                         message: message, suggestion: suggestion))
     }

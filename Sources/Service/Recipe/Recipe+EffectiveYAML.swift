@@ -11,7 +11,7 @@ extension Recipe {
     func effectiveNode() -> YAMLNode {
         var top: [YAMLPair] = [
             pair("version", int(version)),
-            pair("method", text(method.rawValue)),
+            pair("method", word(method.rawValue)),
             pair("base_model", text(baseModel)),
             pair("dry_run", bool(dryRun)),
         ]
@@ -34,7 +34,7 @@ extension Recipe {
             pair("batch_size", int(train.batchSize)),
             pair("gradient_accumulation", int(train.gradientAccumulation)),
             pair("learning_rate", number(train.learningRate)),
-            pair("lr_schedule", text(train.lrSchedule.rawValue)),
+            pair("lr_schedule", word(train.lrSchedule.rawValue)),
             pair("warmup_steps", int(train.warmupSteps)),
             pair("seed", int(train.seed)),
         ]
@@ -53,7 +53,7 @@ extension Recipe {
             top.append(pair("lora", .mapping([
                 pair("rank", int(lora.rank)),
                 pair("alpha", number(lora.alpha)),
-                pair("targets", .sequence(lora.targets.map { text($0.rawValue) })),
+                pair("targets", .sequence(lora.targets.map { word($0.rawValue) })),
                 pair("dropout", number(lora.dropout)),
             ])))
         }
@@ -62,14 +62,14 @@ extension Recipe {
             pair("negative_prompt", text(samples.negativePrompt)),
             pair("seeds", .sequence(samples.seeds.map(int))),
             pair("steps", int(samples.steps)),
-            pair("sampler", text(samples.sampler.rawValue)),
+            pair("sampler", word(samples.sampler.rawValue)),
             pair("karras", bool(samples.karras)),
             pair("guidance", number(samples.guidance)),
             pair("every", int(samples.every)),
             pair("size", .sequence([int(samples.width), int(samples.height)])),
             pair("compare_base", bool(samples.compareBase)),
         ])))
-        top.append(pair("outputs", .mapping([pair("formats", .sequence(outputs.formats.map { text($0.rawValue) }))])))
+        top.append(pair("outputs", .mapping([pair("formats", .sequence(outputs.formats.map { word($0.rawValue) }))])))
         return .mapping(top)
     }
 
@@ -81,9 +81,12 @@ extension Recipe {
             if let initializer = s.initializer { pairs.append(pair("initializer", text(initializer))) }
             pairs.append(pair("vectors", int(s.vectors)))
         }
+        pairs.append(pair("instance_prompt", text(s.instancePrompt)))
+        // The default class prompt needs a class; without one it is unused and left out.
+        if s.className != nil || s.classPrompt != Recipe.defaultClassPrompt {
+            pairs.append(pair("class_prompt", text(s.classPrompt)))
+        }
         pairs += [
-            pair("instance_prompt", text(s.instancePrompt)),
-            pair("class_prompt", text(s.classPrompt)),
             pair("folder", text(s.folder)),
             pair("class_folder", text(s.classFolder)),
         ]
@@ -92,6 +95,8 @@ extension Recipe {
 
     private func pair(_ key: String, _ value: YAMLNode) -> YAMLPair { YAMLPair(key: .scalar(key), value: value) }
     private func text(_ s: String) -> YAMLNode { .scalar(s, style: .doubleQuoted) }
+    /// Enumeration values are identifiers, safe to write plain.
+    private func word(_ s: String) -> YAMLNode { .scalar(s) }
     private func int(_ i: Int) -> YAMLNode { .scalar(String(i)) }
     private func bool(_ b: Bool) -> YAMLNode { .scalar(b ? "true" : "false") }
     private func null() -> YAMLNode { .scalar("null") }

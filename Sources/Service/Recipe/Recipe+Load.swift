@@ -26,7 +26,7 @@ extension Recipe {
         var decoder = RecipeDecoder(reader: DocumentReader(file: file), config: config, checkBaseModel: checkBaseModel)
         let recipe = decoder.decode(root)
         guard let recipe, decoder.reader.problems.isEmpty else {
-            throw RecipeProblems(decoder.reader.problems)
+            throw RecipeProblems(decoder.reader.problems.sortedByPosition())
         }
         return recipe
     }

@@ -48,11 +48,6 @@ struct RecipeDecoder {
                 }
             }
         }
-        if method == .textualInversion, captions.useFiles, !captions.template.contains("{token}") {
-            reader.report(at: top["captions"]?.mark ?? top.mark, "captions.template",
-                          "textual inversion learns only the token's embedding, so every caption must contain it",
-                          suggestion: "use a template such as \"{token}, {caption}\"")
-        }
 
         var prior = Recipe.defaultPriorPreservation(for: method)
         if let node = top["prior_preservation"] {
@@ -69,9 +64,11 @@ struct RecipeDecoder {
         }
         if prior.enabled {
             for (i, subject) in subjects.enumerated() where subject.className == nil {
-                reader.report(at: subjectMark(top, i), subjectPath(top, i) + ".class",
+                let field = subjectPath(top, i) + ".class"
+                guard !reported(field) else { continue }  // DreamBooth said it already
+                reader.report(at: subjectMark(top, i), field,
                               "prior preservation needs the subject's class noun (the class images show it)",
-                              suggestion: "add `class: person` (or dog, cat, ...) or set `prior_preservation: {enabled: false}`")
+                              suggestion: "add e.g. `class: person`, or set `prior_preservation: {enabled: false}`")
             }
         }
 
@@ -85,6 +82,11 @@ struct RecipeDecoder {
         return Recipe(version: 1, method: method, baseModel: baseModel, dryRun: dryRun, subjects: subjects,
                       captions: captions, priorPreservation: prior, train: effectiveTrain, lora: lora,
                       samples: samples, outputs: outputs)
+    }
+
+    /// Whether `field` already has a problem: follow-on checks stay quiet rather than repeat it.
+    private func reported(_ field: String) -> Bool {
+        reader.problems.contains { $0.field == field }
     }
 
     // MARK: base model
@@ -161,11 +163,11 @@ struct RecipeDecoder {
             var folders: [String: Int] = [:], tokens: [String: Int] = [:]
             for (i, subject) in subjects.enumerated() {
                 let mark = subjectMark(top, i)
-                if let j = folders[subject.folder] {
+                if let j = folders[subject.folder], !reported("subjects[\(i)].folder") {
                     reader.report(at: mark, "subjects[\(i)].folder", "the folder `\(subject.folder)` is also used by subjects[\(j)]",
                                   suggestion: "give each subject its own folder")
                 }
-                folders[subject.folder] = folders[subject.folder] ?? i
+                if !reported("subjects[\(i)].folder") { folders[subject.folder] = folders[subject.folder] ?? i }
                 if let token = subject.token {
                     if let j = tokens[token] {
                         reader.report(at: mark, "subjects[\(i)].token", "the token `\(token)` is also used by subjects[\(j)]",
@@ -221,7 +223,7 @@ struct RecipeDecoder {
             if several, !s.has("folder") {
                 reader.report(at: mark, field("folder"), "missing: with several subjects each needs its own folder of images",
                               suggestion: "add `folder: \(token ?? "subject\(path.filter(\.isNumber))")` and put its photos there")
-            } else if several, folder == "." {
+            } else if several, folder == ".", !reported(field("folder")) {
                 reader.report(at: s["folder"]!.mark, field("folder"), "with several subjects each needs its own subfolder, not the job folder",
                               suggestion: "move each subject's photos into a subfolder")
             }
@@ -231,11 +233,11 @@ struct RecipeDecoder {
         case .dreambooth:
             if section != nil, token == nil, section?.has("token") == false {
                 reader.report(at: mark, field("token"), "missing: DreamBooth binds the subject to a rare token",
-                              suggestion: "add `token: sks` (a rare word the model does not know)")
+                              suggestion: "add `token: sks`, a rare word the model does not know")
             }
             if section != nil, className == nil, section?.has("class") == false {
                 reader.report(at: mark, field("class"), "missing: DreamBooth needs the subject's class noun",
-                              suggestion: "add `class: person` (or dog, cat, toy, ...)")
+                              suggestion: "add e.g. `class: person`, `class: dog` or `class: toy`")
             }
         case .textualInversion:
             if section != nil, token == nil, section?.has("token") == false {
@@ -243,14 +245,15 @@ struct RecipeDecoder {
             }
             if section != nil, initializer == nil, section?.has("initializer") == false {
                 reader.report(at: mark, field("initializer"), "missing: the existing word the new embedding starts from",
-                              suggestion: "add `initializer: cat` (a word close to the subject)")
+                              suggestion: "add `initializer: cat`, an existing word close to the subject")
             }
         case .lora:
             break
         }
 
-        let prompt = instancePrompt ?? Recipe.defaultInstancePrompt(token: token, className: className)
-        if prompt == nil {
+        let prompt = instancePrompt ?? Recipe.defaultInstancePrompt(method: method, token: token, className: className)
+        // A missing subject or a bad token was reported already; a missing prompt would only repeat it.
+        if prompt == nil, node != nil || method == .lora, section?.has("token") != true {
             reader.report(at: mark, field("instance_prompt"), "missing: with no token, give the caption for the images",
                           suggestion: "add `token: sks` or `instance_prompt: \"a watercolor landscape\"`")
         }
@@ -295,19 +298,22 @@ struct RecipeDecoder {
         return parts.isEmpty ? "." : parts.joined(separator: "/")
     }
 
-    /// `{name}` placeholders in a template must be known ones, and refer to something that exists.
-    private mutating func checkPlaceholders(_ template: String, _ node: YAMLNode, _ field: String, allowed: [String], subjects: [Recipe.Subject]) {
+    /// `{name}` placeholders in a template must be known ones and refer to something that exists.
+    /// A template applied per subject (`perSubject`, e.g. the caption template) fills in each
+    /// subject's own token; one for the whole run (sample prompts) needs exactly one subject.
+    private mutating func checkPlaceholders(_ template: String, _ node: YAMLNode, _ field: String, allowed: [String],
+                                            subjects: [Recipe.Subject], perSubject: Bool = true) {
         for name in Self.placeholders(in: template) {
             guard allowed.contains(name) else {
                 reader.report(at: node.mark, field, "unknown placeholder {\(name)}",
                               suggestion: "placeholders here: " + allowed.map { "{\($0)}" }.joined(separator: ", "))
                 continue
             }
-            if subjects.count != 1, name == "token" || name == "class" {
+            if !perSubject, subjects.count != 1, name == "token" || name == "class" {
                 reader.report(at: node.mark, field, "{\(name)} is ambiguous with several subjects", suggestion: "write the token or class itself")
-            } else if name == "token", subjects.first?.token == nil {
+            } else if name == "token", subjects.contains(where: { $0.token == nil }) {
                 reader.report(at: node.mark, field, "{token} is used but the subject has no token", suggestion: "add `token:` to the subject")
-            } else if name == "class", subjects.first?.className == nil {
+            } else if name == "class", subjects.contains(where: { $0.className == nil }) {
                 reader.report(at: node.mark, field, "{class} is used but the subject has no class", suggestion: "add `class:` to the subject")
             }
         }
@@ -427,7 +433,7 @@ struct RecipeDecoder {
             var prompts: [String] = []
             for (i, item) in items.enumerated() {
                 guard let prompt = reader.string(item, "samples.prompts[\(i)]") else { continue }
-                checkPlaceholders(prompt, item, "samples.prompts[\(i)]", allowed: ["token", "class"], subjects: subjects)
+                checkPlaceholders(prompt, item, "samples.prompts[\(i)]", allowed: ["token", "class"], subjects: subjects, perSubject: false)
                 prompts.append(prompt)
             }
             p.prompts = prompts

@@ -46,8 +46,9 @@ extension Recipe {
         Captions(useFiles: method == .lora, template: "{caption}")
     }
 
-    static func defaultInstancePrompt(token: String?, className: String?) -> String? {
-        switch (token, className) {
+    /// Textual inversion learns the token alone, so its prompts leave the class out.
+    static func defaultInstancePrompt(method: Method, token: String?, className: String?) -> String? {
+        switch (token, method == .textualInversion ? nil : className) {
         case (.some, .some): "a photo of {token} {class}"
         case (.some, nil): "a photo of {token}"
         default: nil
@@ -57,9 +58,9 @@ extension Recipe {
     static let defaultClassPrompt = "a photo of a {class}"
 
     /// Two prompts that show the subject as itself and in a new context.
-    static func defaultSamplePrompts(for subjects: [Subject]) -> [String] {
+    static func defaultSamplePrompts(for method: Method, subjects: [Subject]) -> [String] {
         if subjects.count == 1, let subject = subjects.first {
-            switch (subject.token, subject.className) {
+            switch (subject.token, method == .textualInversion ? nil : subject.className) {
             case (.some, .some): return ["a photo of {token} {class}", "an oil painting of {token} {class}"]
             case (.some, nil): return ["a photo of {token}", "an oil painting of {token}"]
             default: return [subject.instancePrompt]
@@ -70,7 +71,7 @@ extension Recipe {
 
     static func defaultSamples(for method: Method, subjects: [Subject], resolution: Int) -> Samples {
         let every = switch method { case .lora: 250; case .dreambooth: 100; case .textualInversion: 500 }
-        return Samples(prompts: defaultSamplePrompts(for: subjects), negativePrompt: "", seeds: [1, 2], steps: 50,
+        return Samples(prompts: defaultSamplePrompts(for: method, subjects: subjects), negativePrompt: "", seeds: [1, 2], steps: 50,
                        sampler: .pndm, karras: false, guidance: 7.5, every: every,
                        width: resolution, height: resolution, compareBase: true)
     }
