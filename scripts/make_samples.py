@@ -95,28 +95,28 @@ def make_samples():
         ("toy-sky.jpg", "sky", (512, 512), (0.5, 0.55), 0.28),
         ("toy-table.jpg", "wood", (512, 512), (0.38, 0.5), 0.22),
         ("toy-grass.jpg", "grass", (512, 512), (0.62, 0.6), 0.3),
-        ("toy-kitchen.jpg", "checker", (640, 480), (0.45, 0.5), 0.3),
-        ("toy-closeup.jpg", "wall", (448, 576), (0.5, 0.5), 0.4),
+        ("toy-kitchen.jpg", "checker", (768, 576), (0.45, 0.5), 0.3),
+        ("toy-closeup.jpg", "wall", (576, 704), (0.5, 0.5), 0.4),
     ]
     for name, kind, (w, h), (fx, fy), fr in shots:
         img = background(kind, w, h, rng)
         draw_toy(img, fx * w, fy * h, fr * min(w, h))
         save_jpeg(img, os.path.join(SAMPLES, name))
 
-    # A phone photo held sideways: the scene is 480 wide × 640 tall, the sensor stored it
-    # 640 × 480 rotated, with EXIF orientation 6 ("rotate 90° clockwise to view").
-    upright = background("sky", 480, 640, rng)
-    draw_toy(upright, 240, 380, 150)
+    # A phone photo held sideways: the scene is 576 wide × 768 tall, the sensor stored it
+    # 768 × 576 rotated, with EXIF orientation 6 ("rotate 90° clockwise to view").
+    upright = background("sky", 576, 768, rng)
+    draw_toy(upright, 288, 456, 180)
     stored = np.rot90(upright, k=1)  # counter-clockwise: undoing it needs a clockwise turn
     save_jpeg(stored, os.path.join(SAMPLES, "toy-phone-rotated.jpg"), exif_orientation=6)
     check = ImageOps.exif_transpose(Image.open(os.path.join(SAMPLES, "toy-phone-rotated.jpg")))
-    assert check.size == (480, 640), check.size
+    assert check.size == (576, 768), check.size
 
     # A cut-out with transparency (a PNG from a "remove background" tool): composited on white.
-    w = h = 320
+    w = h = 512
     img = np.full((h, w, 3), 255, np.float32)
     alpha = np.zeros((h, w), np.uint8)
-    draw_toy(img, 160, 150, 110, alpha)
+    draw_toy(img, 256, 240, 176, alpha)
     rgba = np.dstack([np.clip(img, 0, 255).astype(np.uint8), alpha])
     # Posterise a little so that the PNG stays small.
     rgba[..., :3] = (rgba[..., :3] // 4) * 4

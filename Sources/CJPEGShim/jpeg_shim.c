@@ -12,6 +12,7 @@ typedef struct {
     struct jpeg_error_mgr base;
     jmp_buf jump;
     int saw_premature_end;   // JWRN_JPEG_EOF: the source ran dry and libjpeg padded it
+    int saw_bad_data;        // entropy-coded data was garbage: the pixels would be too
     int scan_limit;          // abort after this many progressive scans (0 = no limit)
     int too_complex;
     char message[200];
@@ -29,6 +30,10 @@ static void db_emit_message(j_common_ptr cinfo, int level) {
     db_error_mgr *err = (db_error_mgr *)cinfo->err;
     if (level >= 0) return;
     if (cinfo->err->msg_code == JWRN_JPEG_EOF) err->saw_premature_end = 1;
+    // Extraneous bytes between markers are common and harmless; a bad Huffman code or a lost
+    // restart marker means blocks of the picture are garbage, which training must not learn.
+    if (cinfo->err->msg_code == JWRN_HUFF_BAD_CODE || cinfo->err->msg_code == JWRN_MUST_RESYNC)
+        err->saw_bad_data = 1;
     if (err->message[0] == 0) (*cinfo->err->format_message)(cinfo, err->message);
     cinfo->err->num_warnings++;
 }
@@ -145,10 +150,11 @@ db_jpeg_status db_jpeg_decode(const uint8_t *data, size_t size, uint8_t *out, si
     }
     jpeg_finish_decompress(&cinfo);
     jpeg_destroy_decompress(&cinfo);
-    // A cut-short file decodes "successfully" with grey padding; to us it is broken.
-    if (err.saw_premature_end) {
+    // A cut-short or damaged file decodes "successfully" with grey padding or garbage
+    // blocks; to us it is broken.
+    if (err.saw_premature_end || err.saw_bad_data) {
         memcpy(info->message, err.message, sizeof info->message);
-        return DB_JPEG_TRUNCATED;
+        return err.saw_premature_end ? DB_JPEG_TRUNCATED : DB_JPEG_ERROR;
     }
     return DB_JPEG_OK;
 }

@@ -6,23 +6,26 @@ enum JPEGCodec {
     static let maxProgressiveScans: Int32 = 300
 
     static func header(_ data: [UInt8]) throws(ImageError) -> (width: Int, height: Int) {
-        var info = db_jpeg_info()
-        let status = data.withUnsafeBufferPointer { db_jpeg_read_header($0.baseAddress, $0.count, &info) }
-        try check(status, &info)
+        let info = try readHeader(data)
         return (Int(info.width), Int(info.height))
     }
 
+    private static func readHeader(_ data: [UInt8]) throws(ImageError) -> db_jpeg_info {
+        var info = db_jpeg_info()
+        let status = data.withUnsafeBufferPointer { db_jpeg_read_header($0.baseAddress, $0.count, &info) }
+        try check(status, &info)
+        return info
+    }
+
     /// Decodes to RGB: gray is replicated, CMYK/YCCK converted (Adobe-inverted when marked).
-    static func decode(_ data: [UInt8]) throws(ImageError) -> RGBImage {
-        let (width, height) = try header(data)
-        var probe = db_jpeg_info()
-        _ = data.withUnsafeBufferPointer { db_jpeg_read_header($0.baseAddress, $0.count, &probe) }
-        let components = Int(probe.output_components)
+    static func decode(_ data: [UInt8], maxScans: Int32 = maxProgressiveScans) throws(ImageError) -> RGBImage {
+        let probe = try readHeader(data)
+        let width = Int(probe.width), height = Int(probe.height), components = Int(probe.output_components)
         var raw = [UInt8](repeating: 0, count: width * height * components)
         var info = db_jpeg_info()
         let status = data.withUnsafeBufferPointer { d in
             raw.withUnsafeMutableBufferPointer { o in
-                db_jpeg_decode(d.baseAddress, d.count, o.baseAddress, o.count, maxProgressiveScans, &info)
+                db_jpeg_decode(d.baseAddress, d.count, o.baseAddress, o.count, maxScans, &info)
             }
         }
         try check(status, &info)
@@ -78,7 +81,7 @@ enum JPEGCodec {
         }
         switch status {
         case DB_JPEG_TRUNCATED: throw .truncated(message)
-        case DB_JPEG_TOO_COMPLEX: throw .corrupt(message)
+        case DB_JPEG_TOO_COMPLEX: throw .unsupported("progressive JPEG with \(message)")
         default:
             if message.contains("Unsupported") || message.contains("not supported") { throw .unsupported(message) }
             throw .corrupt(message)

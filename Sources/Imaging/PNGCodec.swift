@@ -20,6 +20,10 @@ enum PNGCodec {
         defer { png_image_free(&image) }
         let began = data.withUnsafeBufferPointer { png_image_begin_read_from_memory(&image, $0.baseAddress, $0.count) }
         guard began != 0 else { throw classify(&image) }
+        // Without gAMA/sRGB chunks, libpng assumes 16-bit samples are linear and brightens
+        // them on the way to 8 bits; viewers, browsers and PIL treat them as sRGB like 8-bit
+        // ones. Follow the viewers: the user judged the photo by how it looked.
+        image.flags |= UInt32(PNG_IMAGE_FLAG_16BIT_sRGB)
         image.format = UInt32(PNG_FORMAT_FLAG_COLOR | PNG_FORMAT_FLAG_ALPHA)  // PNG_FORMAT_RGBA (a macro Swift does not import)
         let width = Int(image.width), height = Int(image.height)
         var rgba = [UInt8](repeating: 0, count: width * height * 4)

@@ -25,15 +25,24 @@ public struct TrainingTransform: Sendable, Equatable {
     }
 
     /// Steps 2–4. `placement` is ignored when `centerCrop` is on.
+    /// Resize and crop happen in one pass that computes only the kept square (identical to
+    /// resizing the whole image and then cropping; see `Resampler.resize(_:width:height:cropX:…)`).
     public func apply(_ image: RGBImage, placement: CropPlacement = .center, flip: Bool = false) -> RGBImage {
-        let resized = image.resized(shorterSide: resolution)
-        let freeX = resized.width - resolution, freeY = resized.height - resolution
+        let (w, h) = image.sizeWithShorterSide(resolution)
+        let freeX = w - resolution, freeY = h - resolution
         var x = freeX / 2, y = freeY / 2
         if !centerCrop, case .fraction(let fx, let fy) = placement {
             x = Int((Double(freeX) * min(1, max(0, fx))).rounded())
             y = Int((Double(freeY) * min(1, max(0, fy))).rounded())
         }
-        let square = resized.cropped(x: x, y: y, width: resolution, height: resolution)
+        let square = (w == image.width && h == image.height)
+            ? image.cropped(x: x, y: y, width: resolution, height: resolution)
+            : Resampler.resize(image, width: w, height: h, cropX: x, cropY: y, cropWidth: resolution, cropHeight: resolution)
         return flip ? square.flippedHorizontally() : square
+    }
+
+    /// The share of the (resized) image the square keeps, 0...1: low for panoramas.
+    public func keptFraction(width: Int, height: Int) -> Double {
+        Double(min(width, height)) / Double(max(width, height))
     }
 }

@@ -70,9 +70,54 @@ import Testing
         }
     }
 
+    /// A progressive JPEG is decoded scan by scan; a file with thousands of scans would burn
+    /// CPU for minutes. The fixture has about ten: with a limit of 2 it must be refused.
+    @Test func progressiveScanLimit() throws {
+        let jpeg = try TestImages.fixture("progressive.jpg")
+        #expect(throws: ImageError.unsupported("progressive JPEG with more than 2 progressive scans")) {
+            try JPEGCodec.decode(jpeg, maxScans: 2)
+        }
+        #expect(try JPEGCodec.decode(jpeg).width == 24)
+    }
+
+    /// Damaged bytes anywhere: every outcome is an image or an ImageError, never a crash (the
+    /// libjpeg longjmp stays in C, libpng's simplified API catches its own errors).
+    @Test(arguments: [ImageFormat.jpeg, .png])
+    func mutatedFilesNeverCrash(format: ImageFormat) throws {
+        let image = TestImages.gradient(width: 48, height: 40)
+        let good = format == .jpeg ? try ImageEncoder.jpeg(image, quality: 85) : try ImageEncoder.png(image)
+        var rng = SplitMix(seed: 42)
+        var refused = 0
+        for _ in 0..<300 {
+            var bad = good
+            for _ in 0..<(1 + Int(rng.next() % 8)) {
+                let at = 2 + Int(rng.next() % UInt64(bad.count - 2))
+                bad[at] = UInt8(truncatingIfNeeded: rng.next())
+            }
+            do {
+                let decoded = try ImageDecoder.decode(bad, limits: ImageLimits(maxPixels: 1 << 22))
+                #expect(decoded.image.pixels.count == decoded.image.width * decoded.image.height * 3)
+            } catch { refused += 1 }
+        }
+        #expect(refused > 0)
+    }
+
     @Test func reasonsAreSentences() {
         #expect(ImageError.tooManyPixels(width: 20000, height: 20000, limit: 50_000_000).description
             == "too large: 20000x20000 = 400000000 pixels, the limit is 50000000")
         #expect(ImageError.empty.description == "empty file (zero bytes)")
+    }
+}
+
+/// A small deterministic generator, so that a failing mutation can be replayed.
+struct SplitMix {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 }

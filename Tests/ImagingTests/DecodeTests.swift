@@ -29,6 +29,15 @@ import Testing
         }
     }
 
+    @Test func pngEXIfChunkIsHonoured() throws {
+        let png = try ImageEncoder.png(TestImages.gradient(width: 30, height: 10))
+        let tiff: [UInt8] = [0x4D, 0x4D, 0, 42, 0, 0, 0, 8, 0, 1, 0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, 6, 0, 0, 0, 0, 0, 0]
+        let tagged = Array(png[0..<33]) + TestImages.chunk("eXIf", tiff) + Array(png[33...])  // after IHDR
+        let decoded = try ImageDecoder.decode(tagged)
+        #expect(decoded.header.orientation == .rotated90Clockwise)
+        #expect(decoded.image.width == 10 && decoded.image.height == 30)
+    }
+
     @Test func malformedEXIFIsIgnoredNotFatal() throws {
         let jpeg = try ImageEncoder.jpeg(TestImages.gradient(width: 8, height: 8), quality: 90)
         var tagged = TestImages.withEXIFOrientation(jpeg, 6, littleEndian: false)
@@ -84,6 +93,9 @@ import Testing
         #expect(image[31, 0].r >= 250)
         for x in 1..<32 { #expect(image[x, 4].r >= image[x - 1, 4].r, "ramp must not decrease") }
         #expect(image[16, 4].r == image[16, 4].g && image[16, 4].g == image[16, 4].b)
+        // No gAMA chunk: sRGB like viewers assume, so 16-bit v becomes about v/257 (libpng's
+        // own default would treat it as linear and give 189 here).
+        #expect(abs(Int(image[16, 4].r) - 16 * 2114 / 257) <= 2, "got \(image[16, 4].r)")
     }
 
     @Test func grayAndPalettePNGs() throws {

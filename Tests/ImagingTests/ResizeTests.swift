@@ -41,6 +41,23 @@ import Testing
         #expect(flipped.flippedHorizontally() == image)
     }
 
+    @Test func windowedResizeEqualsResizeThenCrop() {
+        let image = TestImages.gradient(width: 173, height: 91)
+        for (w, h, x, y, cw, ch) in [(64, 40, 10, 5, 30, 20), (300, 160, 100, 0, 64, 160), (64, 40, 0, 0, 64, 40)] {
+            let full = image.resized(width: w, height: h).cropped(x: x, y: y, width: cw, height: ch)
+            let window = Resampler.resize(image, width: w, height: h, cropX: x, cropY: y, cropWidth: cw, cropHeight: ch)
+            #expect(window == full)
+        }
+    }
+
+    /// A 20000×1 "image" passes any pixel limit, but its short side scaled to 512 would make
+    /// a 10-gigapixel intermediate; the transform only ever computes the kept square.
+    @Test func extremeAspectRatioStaysCheap() {
+        let line = RGBImage(width: 20000, height: 1, fill: (9, 99, 199))
+        let out = TrainingTransform(resolution: 64).apply(line)
+        #expect(out.width == 64 && out.height == 64 && out[10, 10] == (9, 99, 199))
+    }
+
     @Test func trainingTransformGivesASquareOfTheResolution() {
         let transform = TrainingTransform(resolution: 64)
         for (w, h) in [(640, 480), (480, 640), (64, 64), (30, 20), (1000, 64)] {

@@ -53,7 +53,7 @@ import Imaging
         try job.write("a-good.jpg.txt", "  a photo of sks toy \n")
         try job.write("b-good.txt", "sks toy on grass")
         // A PNG named .jpg: sniffed by bytes, accepted.
-        try job.write("c-really-png.jpg", try ImageEncoder.png(Self.photo(width: 64, height: 64, seed: 2)))
+        try job.write("c-really-png.jpg", try ImageEncoder.png(Self.photo(width: 200, height: 64, seed: 2)))
 
         // The bad corpus.
         try job.write("zero.jpg", [])
@@ -103,12 +103,20 @@ import Imaging
         #expect(Self.reason(report, "x.jpg")?.hasPrefix("a folder") == true)
         #expect(Self.reason(report, "pipe.jpg")?.contains("named pipe") == true)
         #expect(report.notes.contains { $0.contains("upload.jpg.part") && $0.contains("edit.jpg~") })
+        #expect(report.notes.contains { $0.hasPrefix("the square crop keeps less than half of: c-really-png.jpg (200x64)") })
 
         // The contact sheet is a JPEG of three 48 px tiles in one row.
         let sheet = try ImageDecoder.decode(Array(try #require(report.contactSheetJPEG))).image
         #expect(sheet.width == 8 + 3 * (48 + 8))
         #expect(sheet.height > 48 + 16)
         #expect(report.estimate != nil)
+
+        // Published forms: JSON with ok, and a plain summary naming each rejected file.
+        let json = try #require(try JSONSerialization.jsonObject(with: report.jsonData()) as? [String: Any])
+        #expect(json["ok"] as? Bool == true)
+        #expect((json["rejected"] as? [Any])?.count == 11)
+        #expect(json["contactSheetJPEG"] == nil)
+        #expect(report.summary().contains("rejected zero.jpg: empty file (zero bytes)"))
 
         // Deterministic: a second run gives the same report (contact sheet bytes included).
         let again = Preflight.run(jobDirectory: job.url, options: Self.options())
@@ -147,6 +155,9 @@ import Imaging
         options.maxImageBytes = 200
         report = Preflight.run(jobDirectory: job.url, options: options)
         #expect(report.rejected.allSatisfy { $0.reason.hasPrefix("too large:") && $0.reason.hasSuffix("the limit is 200 bytes") })
+
+        options = Self.options(resolution: 0)
+        #expect(Preflight.run(jobDirectory: job.url, options: options).problem == "resolution 0 is outside 8...8192 pixels")
 
         options = Self.options()
         options.maxDirectoryEntries = 3
@@ -210,8 +221,9 @@ import Imaging
         #expect(report.ok, "\(report.problem ?? "")")
         #expect(report.rejected.isEmpty, "\(report.rejected)")
         let rotated = try #require(report.accepted.first { $0.fileName == "toy-phone-rotated.jpg" })
-        #expect(rotated.exifOrientation == 6 && rotated.width == 480 && rotated.height == 640)
+        #expect(rotated.exifOrientation == 6 && rotated.width == 576 && rotated.height == 768)
         #expect(report.accepted.first { $0.fileName == "toy-kitchen.jpg" }?.caption == "a photo of sks toy on a kitchen floor")
+        #expect(report.accepted.allSatisfy { min($0.width, $0.height) >= 512 }, "samples must not need upscaling at 512 px")
     }
 
     @Test func estimateGrowsWithWork() {

@@ -14,8 +14,12 @@ public enum Preflight {
     /// job cannot go on). Deterministic: files are taken in byte order of their names.
     public static func run(jobDirectory: URL, options: PreflightOptions) -> PreflightReport {
         var report = PreflightReport(folder: options.subfolder ?? "")
-        let folder: JobFolder
-        do { folder = try JobFolder(job: jobDirectory, subfolder: options.subfolder) } catch {
+        guard options.resolution >= 8, options.resolution <= 8192 else {
+            report.problem = "resolution \(options.resolution) is outside 8...8192 pixels"
+            return report
+        }
+        let folder: UntrustedFolder
+        do { folder = try UntrustedFolder(job: jobDirectory, subfolder: options.subfolder) } catch {
             report.problem = error.message
             return report
         }
@@ -31,6 +35,7 @@ public enum Preflight {
         var tiles: [ImageGrid.Tile] = []
         var ignored: [String] = []
         var upscaled: [String] = []
+        var mostlyCropped: [String] = []
 
         for entry in entries {
             switch JobFileName(entry.name) {
@@ -59,7 +64,7 @@ public enum Preflight {
             switch folder.read(entry.name, maxBytes: options.maxImageBytes) {
             case .success(let b): bytes = b
             case .failure(let failure):
-                report.reject(entry.name, failure.sentence(limit: options.maxImageBytes))
+                report.reject(entry.name, failure.description)
                 continue
             }
             let decoded: DecodedImage
@@ -69,6 +74,9 @@ public enum Preflight {
             }
             let header = decoded.header, image = decoded.image
             if min(image.width, image.height) < options.resolution { upscaled.append("\(entry.name) (\(image.width)x\(image.height))") }
+            if transform.keptFraction(width: image.width, height: image.height) < 0.5 {
+                mostlyCropped.append("\(entry.name) (\(image.width)x\(image.height))")
+            }
             var caption: String? = nil
             for captionName in JobFileName.captionNames(for: entry.name) where names.contains(captionName) {
                 switch readCaption(captionName, in: folder, maxBytes: options.maxCaptionBytes) {
@@ -94,6 +102,9 @@ public enum Preflight {
         }
         if !upscaled.isEmpty {
             report.notes.append("smaller than \(options.resolution)px on the short side, will be upscaled (blurrier): \(upscaled.prefix(20).joined(separator: ", "))\(upscaled.count > 20 ? ", …" : "")")
+        }
+        if !mostlyCropped.isEmpty {
+            report.notes.append("the square crop keeps less than half of: \(mostlyCropped.prefix(20).joined(separator: ", "))\(mostlyCropped.count > 20 ? ", …" : ""); check the contact sheet that the subject is in it")
         }
         if !options.centerCrop {
             report.notes.append("center_crop is off: training takes a random \(options.resolution)px square each step; the contact sheet shows the centre one")
@@ -130,15 +141,15 @@ public enum Preflight {
     }
 
     /// A caption: UTF-8 text, at most `maxBytes`, trimmed; read like an image (no symlinks).
-    static func readCaption(_ name: String, in folder: JobFolder, maxBytes: Int) -> Result<String, PreflightProblem> {
+    static func readCaption(_ name: String, in folder: UntrustedFolder, maxBytes: Int) -> Result<String, CaptionProblem> {
         switch folder.read(name, maxBytes: maxBytes) {
-        case .failure(let failure): return .failure(PreflightProblem(failure.sentence(limit: maxBytes)))
+        case .failure(let failure): return .failure(CaptionProblem(failure.description))
         case .success(let bytes):
             guard let text = String(validating: bytes, as: UTF8.self) else {
-                return .failure(PreflightProblem("not UTF-8 text"))
+                return .failure(CaptionProblem("not UTF-8 text"))
             }
             let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
-            return trimmed.isEmpty ? .failure(PreflightProblem("empty")) : .success(trimmed)
+            return trimmed.isEmpty ? .failure(CaptionProblem("empty")) : .success(trimmed)
         }
     }
 }
@@ -147,13 +158,5 @@ extension PreflightReport {
     mutating func reject(_ name: String, _ reason: String) { rejected.append(.init(fileName: name, reason: reason)) }
 }
 
-extension JobFolder.ReadFailure {
-    func sentence(limit: Int) -> String {
-        switch self {
-        case .symlink: return "symbolic link: refused (only regular files inside the job folder are read)"
-        case .notRegular(let what): return "\(what): refused (only regular files are read)"
-        case .tooLarge(let size): return ImageError.tooManyBytes(size: size, limit: limit).description
-        case .unreadable(let why): return "cannot be read: \(why)"
-        }
-    }
-}
+/// Why a caption file was ignored, as words for a note.
+struct CaptionProblem: Error { var message: String; init(_ m: String) { message = m } }

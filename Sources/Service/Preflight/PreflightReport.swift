@@ -46,3 +46,39 @@ public struct PreflightReport: Sendable, Codable, Equatable {
 
     enum CodingKeys: String, CodingKey { case folder, accepted, rejected, notes, problem, estimate }
 }
+
+extension PreflightReport {
+    /// The report as pretty JSON (sorted keys, stable across runs), with `ok` spelled out for
+    /// readers that do not know that a missing `problem` means success.
+    public func jsonData() throws -> Data {
+        struct Published: Encodable {
+            var ok: Bool
+            var report: PreflightReport
+            func encode(to encoder: Encoder) throws {
+                try report.encode(to: encoder)
+                var container = encoder.container(keyedBy: Key.self)
+                try container.encode(ok, forKey: .ok)
+            }
+            enum Key: String, CodingKey { case ok }
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return try encoder.encode(Published(ok: ok, report: self))
+    }
+
+    /// Plain words for the log and error.txt: what was accepted, what was rejected and why.
+    /// File names are printed as they are; an HTML report must escape them.
+    public func summary() -> String {
+        let place = folder.isEmpty ? "job folder" : "\(folder)/"
+        var lines = ["\(place): \(accepted.count) image(s) accepted, \(rejected.count) file(s) rejected"]
+        if let problem { lines.append("problem: \(problem)") }
+        for r in rejected { lines.append("  rejected \(r.fileName): \(r.reason)") }
+        for n in notes { lines.append("  note: \(n)") }
+        if let estimate {
+            let hours = estimate.seconds / 3600
+            let gb = Double(estimate.peakMemoryBytes) / 1e9
+            lines.append(String(format: "  estimate: about %.1f hour(s), about %.1f GB of memory", hours, gb) + " (\(estimate.formula))")
+        }
+        return lines.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,161 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+
+/// Read access to one folder of a job (photos dropped by anyone who can write the share), such
+/// that nothing in the folder can point the service elsewhere. Preflight lists and reads
+/// through it, and training reads the accepted images through it again. The folder is opened once (O_NOFOLLOW, O_DIRECTORY) and every file is opened
+/// relative to that descriptor with O_NOFOLLOW: a symlink, or a folder swapped for a symlink
+/// between listing and reading, is refused rather than followed. Sizes are checked with
+/// fstat on the opened file before reading, so a file that grows cannot make us read more.
+public final class UntrustedFolder {
+    public enum Kind: Equatable, Sendable { case regular(size: Int), directory, symlink, other(String) }
+    public struct Entry: Sendable { public var name: String; public var kind: Kind }
+
+    public enum ReadFailure: Error, Equatable, Sendable, CustomStringConvertible {
+        case symlink, notRegular(String), tooLarge(size: Int, limit: Int), unreadable(String)
+
+        /// The failure as a sentence for a report.
+        public var description: String {
+            switch self {
+            case .symlink: return "symbolic link: refused (only regular files inside the job folder are read)"
+            case .notRegular(let what): return "\(what): refused (only regular files are read)"
+            case .tooLarge(let size, let limit): return ImageError.tooManyBytes(size: size, limit: limit).description
+            case .unreadable(let why): return "cannot be read: \(why)"
+            }
+        }
+    }
+
+    /// Why the folder itself cannot be opened, as a sentence.
+    public struct OpenError: Error, Sendable { public var message: String; init(_ m: String) { message = m } }
+
+    private let fd: Int32
+    /// For messages: the folder as the user knows it ("" for the job root, "class/").
+    public let displayName: String
+
+    /// Opens `subfolder` (one plain name, or nil for the root) of `job`. Throws a sentence.
+    public init(job: URL, subfolder: String?) throws(OpenError) {
+        let jobFD = Glibc.open(job.path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard jobFD >= 0 else {
+            throw OpenError("the job folder \(job.path) cannot be opened: \(UntrustedFolder.errnoWords(errno)) (it must be a real folder, not a symbolic link)")
+        }
+        guard let sub = subfolder, !sub.isEmpty else { fd = jobFD; displayName = ""; return }
+        defer { Glibc.close(jobFD) }
+        guard !sub.contains("/"), sub != ".", sub != "..", !sub.hasPrefix(".") else {
+            throw OpenError("the sub-folder name \"\(sub)\" is not a plain folder name inside the job folder")
+        }
+        let subFD = openat(jobFD, sub, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard subFD >= 0 else {
+            let e = errno
+            if e == ELOOP || e == ENOTDIR {
+                throw OpenError("\(sub)/ is not a folder inside the job folder (symbolic links are refused)")
+            }
+            throw OpenError("\(sub)/ cannot be opened: \(UntrustedFolder.errnoWords(e))")
+        }
+        fd = subFD
+        displayName = sub + "/"
+    }
+
+    deinit { Glibc.close(fd) }
+
+    /// Lists entries (without "." and ".."), at most `limit`; nil when there are more.
+    public func entries(limit: Int) -> [Entry]? {
+        // fdopendir takes ownership of the descriptor it is given, so list through a duplicate.
+        let listFD = dup(fd)
+        guard listFD >= 0, let dir = fdopendir(listFD) else { return [] }
+        defer { closedir(dir) }
+        // The duplicate shares its read position with `fd`: start from the top every time.
+        rewinddir(dir)
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if name == "." || name == ".." { continue }
+            names.append(name)
+            if names.count > limit { return nil }
+        }
+        return names.map { Entry(name: $0, kind: kind(of: $0)) }
+    }
+
+    public func kind(of name: String) -> Kind {
+        var st = stat()
+        guard fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 else { return .other("cannot be examined: \(UntrustedFolder.errnoWords(errno))") }
+        return UntrustedFolder.kind(st)
+    }
+
+    static func kind(_ st: stat) -> Kind {
+        switch st.st_mode & S_IFMT {
+        case S_IFREG: return .regular(size: Int(st.st_size))
+        case S_IFDIR: return .directory
+        case S_IFLNK: return .symlink
+        case S_IFIFO: return .other("a named pipe (FIFO)")
+        case S_IFSOCK: return .other("a socket")
+        case S_IFCHR, S_IFBLK: return .other("a device file")
+        default: return .other("not a regular file")
+        }
+    }
+
+    /// Reads a whole regular file of at most `maxBytes`, never following a symlink.
+    public func read(_ name: String, maxBytes: Int) -> Result<[UInt8], ReadFailure> {
+        // O_NONBLOCK: opening a FIFO must not wait for a writer (fstat then refuses it).
+        let file = openat(fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)
+        guard file >= 0 else {
+            let e = errno
+            return .failure(e == ELOOP ? .symlink : .unreadable(UntrustedFolder.errnoWords(e)))
+        }
+        defer { Glibc.close(file) }
+        var st = stat()
+        guard fstat(file, &st) == 0 else { return .failure(.unreadable(UntrustedFolder.errnoWords(errno))) }
+        if case .other(let what) = UntrustedFolder.kind(st) { return .failure(.notRegular(what)) }
+        if (st.st_mode & S_IFMT) == S_IFDIR { return .failure(.notRegular("a folder")) }
+        let size = Int(st.st_size)
+        if size > maxBytes { return .failure(.tooLarge(size: size, limit: maxBytes)) }
+        var bytes = [UInt8](repeating: 0, count: size)
+        var done = 0
+        while done < size {
+            let n = bytes.withUnsafeMutableBytes { Glibc.read(file, $0.baseAddress! + done, size - done) }
+            if n < 0 && errno == EINTR { continue }
+            if n < 0 { return .failure(.unreadable(UntrustedFolder.errnoWords(errno))) }
+            if n == 0 { break }  // shrank while reading: what we have is what there is
+            done += n
+        }
+        return .success(Array(bytes.prefix(done)))
+    }
+
+    static func errnoWords(_ code: Int32) -> String {
+        switch code {
+        case EACCES, EPERM: return "permission denied"
+        case ENOENT: return "it does not exist"
+        case ELOOP: return "it is a symbolic link"
+        case ENOTDIR: return "it is not a folder"
+        default: return String(cString: strerror(code))
+        }
+    }
+}
+
+extension ImageDecoder {
+    /// Reads `name` from an untrusted folder (no symlinks, size checked before reading) and
+    /// decodes it: the path training takes for each image preflight accepted.
+    public static func decode(fileNamed name: String, in folder: UntrustedFolder,
+                              limits: ImageLimits = ImageLimits()) throws(ImageReadError) -> DecodedImage {
+        switch folder.read(name, maxBytes: limits.maxBytes) {
+        case .failure(let failure): throw .file(failure)
+        case .success(let bytes):
+            do { return try decode(bytes, limits: limits) } catch { throw .image(error) }
+        }
+    }
+}
+
+/// Reading or decoding an image file failed; `description` is the sentence for the report.
+public enum ImageReadError: Error, Equatable, Sendable, CustomStringConvertible {
+    case file(UntrustedFolder.ReadFailure)
+    case image(ImageError)
+    public var description: String {
+        switch self {
+        case .file(let failure): return failure.description
+        case .image(let error): return error.description
+        }
+    }
+}
