@@ -64,3 +64,21 @@ import Testing
         #expect(outbox.list("alice") == [new.runId])                     // the stale queued folder is gone
     }
 }
+
+@Suite struct RefusedFolderTests {
+    /// A job folder that is a symlink (it could point anywhere on the machine) is not read; its
+    /// owner finds the reason in the outbox, once.
+    @Test func symlinkedJobFolderGetsAnErrorAndIsNeverRead() throws {
+        let inbox = TemporaryDirectory(), outbox = TemporaryDirectory(), state = TemporaryDirectory(), elsewhere = TemporaryDirectory()
+        elsewhere.write("recipe.yaml", "method: lora\n")
+        try FileManager.default.createSymbolicLink(atPath: inbox.path + "/sneaky", withDestinationPath: elsewhere.path)
+        var intake = JobIntake(store: try RunStore(stateDirectory: state.path), outbox: outbox.path, settleSeconds: 1,
+                               logger: .init(label: "test"))
+        let scanner = InboxScanner(inbox: inbox.path)
+        #expect(intake.process(scanner.scan(), now: 0).isEmpty)
+        #expect(intake.process(scanner.scan(), now: 5).isEmpty)
+        let error = try String(contentsOfFile: outbox.path + "/sneaky/refused/error.txt", encoding: .utf8)
+        #expect(error.contains("symbolic link"))
+        #expect(try RunStore(stateDirectory: state.path).pending.isEmpty)
+    }
+}

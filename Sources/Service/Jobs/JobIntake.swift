@@ -28,6 +28,7 @@ public struct JobIntake {
         for refused in scan.refused where !refusedSeen.contains(refused.name) {
             refusedSeen.insert(refused.name)
             logger.warning("inbox entry refused: \(refused.reason)", metadata: ["job": "\(refused.name)"])
+            publishRefusal(refused)
         }
         let ready = tracker.observe(scan.jobs, now: now)
         // Forget folders that changed or vanished, so that their next state is considered.
@@ -58,6 +59,26 @@ public struct JobIntake {
             }
         }
         return queued
+    }
+
+    /// A symlinked job folder gets an answer in the outbox too (once), when its name can be a
+    /// folder there; names that cannot (control characters, "..") are only logged.
+    private func publishRefusal(_ refused: RefusedFolder) {
+        let runId = "refused"
+        guard JobName.problem(with: refused.name) == nil, store.record(job: refused.name, runId: runId) == nil else { return }
+        var record = RunRecord(job: refused.name, runId: runId, fingerprint: "", stampKey: "", sequence: store.nextSequence,
+                               state: .failed)
+        record.error = refused.reason
+        record.finishedAt = Date()
+        let publisher = RunPublisher(outbox: outbox, job: refused.name, run: runId)
+        do {
+            try store.save(record)
+            try publisher.publishFailure(refused.reason + "\nNothing in it was read.",
+                                         status: JobStatus(job: refused.name, run: runId, state: .failed, phase: "intake",
+                                                           error: refused.reason))
+        } catch {
+            logger.error("cannot publish the refusal: \(error)", metadata: ["job": "\(refused.name)"])
+        }
     }
 
     private func enqueue(_ snapshot: JobSnapshot, fingerprint: Fingerprint, stampKey: String) throws -> RunRecord {

@@ -8,9 +8,10 @@ public final class RunStore: @unchecked Sendable {
     private var records: [String: RunRecord] = [:]   // "<job>/<run>"
     private let lock = NSLock()
 
-    public init(stateDirectory: String) throws {
+    /// `create: false` for readers (`dropbooth status`): a missing state directory is an empty one.
+    public init(stateDirectory: String, create: Bool = true) throws {
         directory = stateDirectory + "/runs"
-        try Directories.create(directory)
+        if create { try Directories.create(directory) }
         for job in InboxScanner.list(directory) where JobName.problem(with: job) == nil {
             for file in InboxScanner.list(directory + "/" + job) where file.hasSuffix(".json") && !file.hasPrefix(".") {
                 if let record = try? AtomicFile.readJSON(RunRecord.self, from: "\(directory)/\(job)/\(file)") {

@@ -10,7 +10,7 @@ public struct StatusOverview {
     public init(config: ServiceConfig) { self.config = config }
 
     public func render(now: Date = Date()) throws -> String {
-        let store = try RunStore(stateDirectory: config.stateDirectory)
+        let store = try RunStore(stateDirectory: config.stateDirectory, create: false)
         let layout = OutboxLayout(outbox: config.outbox)
         func status(_ r: RunRecord) -> JobStatus? { JobStatus.read(runDirectory: layout.runDirectory(job: r.job, run: r.runId)) }
         let time = DateFormatter()
