@@ -13,8 +13,11 @@ public final class Daemon: Service, Sendable {
         public var executable: String
         /// Exit once every job present at start is done (for scripts, the demo and tests).
         public var once = false
-        public init(configPath: String?, executable: String, once: Bool = false) {
-            self.configPath = configPath; self.executable = executable; self.once = once
+        /// Whether jobs may run at a given time; nil follows the config's quiet hours.
+        public var schedule: (@Sendable (Date) -> Bool)?
+        public init(configPath: String?, executable: String, once: Bool = false,
+                    schedule: (@Sendable (Date) -> Bool)? = nil) {
+            self.configPath = configPath; self.executable = executable; self.once = once; self.schedule = schedule
         }
     }
 

@@ -70,7 +70,7 @@ extension Daemon {
                 lastFullScan = t
                 _ = intake.process(scanner.scan(), now: t)
             }
-            let mayRun = config.jobsMayRun()
+            let mayRun = daemon.options.schedule?(Date()) ?? config.jobsMayRun()
             if !mayRun, let current, !pausing {
                 pausing = true
                 logger.notice("outside quiet hours: pausing \(current.record.job) at a checkpoint", metadata: ["job": "\(current.record.job)"])

@@ -14,6 +14,8 @@ public final class InotifyWatcher: Sendable {
     private let inbox: String
     private let nudge: @Sendable (Nudge) -> Void
     private let stopped = Atomic<Bool>(false)
+    private let finished = DispatchSemaphore(value: 0)
+    private let started = Atomic<Bool>(false)
     private let log: @Sendable (String) -> Void
 
     private static let events = Int32(IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE
@@ -35,13 +37,21 @@ public final class InotifyWatcher: Sendable {
             log("cannot watch \(inbox) (\(String(cString: strerror(inotifytools_error())))); relying on periodic rescans")
             return false
         }
-        let thread = Thread { [self] in self.loop() }
+        started.store(true, ordering: .relaxed)
+        let thread = Thread { [self] in
+            self.loop()
+            self.finished.signal()
+        }
         thread.name = "inbox-watcher"
         thread.start()
         return true
     }
 
-    public func stop() { stopped.store(true, ordering: .relaxed) }
+    /// Stops watching; returns once the thread has left libinotifytools (within about a second).
+    public func stop() {
+        stopped.store(true, ordering: .relaxed)
+        if started.exchange(false, ordering: .relaxed) { finished.wait() }
+    }
 
     private func loop() {
         while !stopped.load(ordering: .relaxed) {
