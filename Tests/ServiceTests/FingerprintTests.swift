@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Foundation
 import Testing
 @testable import Service
@@ -35,5 +38,27 @@ import Testing
         #expect(try fingerprint(inbox) == original)                        // back as it was
         try FileManager.default.moveItem(atPath: inbox.path + "/job/a.jpg", toPath: inbox.path + "/job/b.jpg")
         #expect(try fingerprint(inbox) != original)                        // names count too
+    }
+}
+
+@Suite struct FingerprintLimitTests {
+    /// An oversized file is not read to fingerprint it; its name, size and time stand for it.
+    @Test func oversizedFilesAreNotRead() throws {
+        let inbox = TemporaryDirectory()
+        inbox.write("job/recipe.yaml", "method: lora\n")
+        inbox.write("job/huge.jpg", String(repeating: "x", count: 100))
+        let snapshot = InboxScanner(inbox: inbox.path).snapshot(job: "job")
+        let capped = try Fingerprint.of(job: snapshot, maxContentBytes: 50)
+        let uncapped = try Fingerprint.of(job: snapshot)
+        // Same size, same time (to the nanosecond), different bytes: unseen under the cap.
+        inbox.write("job/huge.jpg", String(repeating: "y", count: 100))
+        let modified = try #require(snapshot.files.first { $0.path == "huge.jpg" }).modified
+        var times = [timespec(tv_sec: Int(modified / 1_000_000_000), tv_nsec: Int(modified % 1_000_000_000)),
+                     timespec(tv_sec: Int(modified / 1_000_000_000), tv_nsec: Int(modified % 1_000_000_000))]
+        #expect(utimensat(AT_FDCWD, inbox.path + "/job/huge.jpg", &times, 0) == 0)
+        let again = InboxScanner(inbox: inbox.path).snapshot(job: "job")
+        #expect(again == snapshot)
+        #expect(try Fingerprint.of(job: again, maxContentBytes: 50) == capped)
+        #expect(try Fingerprint.of(job: again) != uncapped)
     }
 }

@@ -28,6 +28,7 @@ extension Daemon {
             self.daemon = daemon; self.store = store; self.notifier = notifier; self.post = post
             intake = JobIntake(store: store, outbox: daemon.config.outbox, settleSeconds: daemon.config.settleSeconds,
                                logger: daemon.logger)
+            intake.maxContentBytes = Int64(daemon.config.limits.maxImageBytes)
             scanner = InboxScanner(inbox: daemon.config.inbox)
         }
 
@@ -90,6 +91,15 @@ extension Daemon {
         mutating func startJob(_ pending: RunRecord) {
             var record = pending
             let jobDirectory = config.inbox + "/" + record.job
+            if record.state == .queued && !FileManager.default.fileExists(atPath: jobDirectory + "/" + InboxScanner.recipeFileName) {
+                // Taken back before its turn: nothing to run, nothing to say in the outbox.
+                record.state = .superseded
+                record.finishedAt = Date()
+                try? store.save(record)
+                try? RunPublisher(outbox: config.outbox, job: record.job, run: record.runId).withdraw()
+                logger.info("run \(record.runId) dropped: the job folder was removed before it started", metadata: ["job": "\(record.job)"])
+                return
+            }
             record.state = .running
             record.attempts += 1
             record.startedAt = record.startedAt ?? Date()

@@ -8,6 +8,8 @@ public struct JobIntake {
     public let store: RunStore
     public let outbox: String
     public var logger: Logger
+    /// Larger files are fingerprinted by name, size and time only (see `Fingerprint.of`).
+    public var maxContentBytes: Int64 = Int64(ServiceConfig.Limits().maxImageBytes)
     private var tracker: ReadinessTracker
     /// job → the stamp key (names, sizes, times) already turned into a run or found known.
     private var handled: [String: String] = [:]
@@ -44,7 +46,7 @@ public struct JobIntake {
                 continue
             }
             do {
-                let fingerprint = try Fingerprint.of(job: snapshot)
+                let fingerprint = try Fingerprint.of(job: snapshot, maxContentBytes: maxContentBytes)
                 handled[snapshot.name] = stampKey
                 if var known = store.record(job: snapshot.name, runId: fingerprint.runId) {
                     // Same content under new file times (copied again): remember, do not rerun.

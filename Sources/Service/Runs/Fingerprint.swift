@@ -11,12 +11,21 @@ public struct Fingerprint: Sendable, Equatable {
     /// The run id: short enough for a folder name, long enough never to collide within a job.
     public var runId: String { String(hex.prefix(16)) }
 
-    public static func of(job snapshot: JobSnapshot) throws -> Fingerprint {
+    /// Files larger than `maxContentBytes` are not read (the job will reject them anyway, and
+    /// a 50 GB file dropped in the inbox must not cost 50 GB of reading): their name, size and
+    /// modification time stand for them.
+    public static func of(job snapshot: JobSnapshot, maxContentBytes: Int64 = .max) throws -> Fingerprint {
         var hash = SHA256()
         hash.update("dropbooth-run-v1\n")
         for file in snapshot.files {
             hash.update(length: UInt64(file.path.utf8.count))
             hash.update(file.path)
+            if file.size > maxContentBytes {
+                hash.update("unread")
+                hash.update(length: UInt64(file.size))
+                hash.update(length: UInt64(bitPattern: file.modified))
+                continue
+            }
             let path = snapshot.directory + "/" + file.path
             let size = try feed(path, into: &hash)
             hash.update(length: UInt64(size))
