@@ -54,6 +54,29 @@ extension InotifyUsers {
             #expect(lines()[0] == lines()[1])                        // the same run, resumed
         }
 
+        /// No inotify at all (a share whose changes come from other machines): a job copied in
+        /// after the daemon started is found by the periodic rescan.
+        @Test func rescanAloneFindsAJobNoEventAnnounced() async throws {
+            let root = TemporaryDirectory()
+            root.write("inbox/.keep", "")
+            let starts = root.path + "/starts"
+            let script = root.write("fake-run.sh", "#!/bin/sh\necho \"$2\" >> \(starts)\nexit 0\n")
+            chmod(script, 0o755)
+            var config = ServiceConfig(inbox: root.path + "/inbox", outbox: root.path + "/outbox", stateDirectory: root.path + "/state")
+            config.settleSeconds = 0.2
+            config.rescanSeconds = 1
+            var options = Daemon.Options(configPath: nil, executable: script)
+            options.watchInbox = false
+            let daemon = Daemon(config: config, options: options, logger: Logger(label: "test"))
+            let running = Task { try await daemon.run() }
+            try await Task.sleep(for: .milliseconds(300))
+            root.write("inbox/bob/recipe.yaml", "method: lora\n")
+            try await eventually { (try? String(contentsOfFile: starts, encoding: .utf8)) == config.inbox + "/bob\n" }
+            try await eventually { (try? RunStore(stateDirectory: config.stateDirectory))?.runs(of: "bob").first?.state == .succeeded }
+            running.cancel()
+            try await running.value
+        }
+
         @Test func secondDaemonOnTheSameStateIsRefused() async throws {
             let root = TemporaryDirectory()
             root.write("inbox/.keep", "")

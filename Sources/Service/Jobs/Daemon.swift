@@ -13,6 +13,9 @@ public final class Daemon: Service, Sendable {
         public var executable: String
         /// Exit once every job present at start is done (for scripts, the demo and tests).
         public var once = false
+        /// Watch the inbox with inotify (off: periodic rescans alone, as on a share whose
+        /// changes come from other machines).
+        public var watchInbox = true
         /// Whether jobs may run at a given time; nil follows the config's quiet hours.
         public var schedule: (@Sendable (Date) -> Bool)?
         public init(configPath: String?, executable: String, once: Bool = false,
@@ -57,7 +60,7 @@ public final class Daemon: Service, Sendable {
 
         let logger = self.logger
         let watcher = InotifyWatcher(inbox: config.inbox, log: { logger.warning("\($0)") }) { post.yield(.nudge($0)) }
-        watcher.start()
+        if options.watchInbox { watcher.start() }
         let ticker = Task {
             while !Task.isCancelled {
                 try? await Task.sleep(for: .milliseconds(Int(tickInterval * 1000)))

@@ -144,6 +144,7 @@ public struct JobRunner: Sendable {
             logger.notice("stopping at a checkpoint; the run continues later")
             let paused = status.withLock { s -> JobStatus in s.state = .paused; s.eta = nil; s.updated = Date(); return s }
             try? publisher.updateStatus(paused)
+            OutboxIndex.refresh(outbox: config.outbox)
             return .stopped
         } catch {
             let message = (error as? JobFailure)?.message ?? "Internal error: \(error)"

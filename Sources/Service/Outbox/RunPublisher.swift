@@ -23,7 +23,11 @@ public struct RunPublisher: Sendable {
     /// Makes sure the staging folder exists and the run is visible with `status`.
     public func open(_ status: JobStatus) throws {
         try Directories.create(stagingDirectory)
-        if access(liveDirectory, F_OK) == 0 { return try updateStatus(status) }
+        if access(liveDirectory, F_OK) == 0 {
+            try updateStatus(status)
+            OutboxIndex.refresh(outbox: layout.outbox)     // queued → running, paused → running
+            return
+        }
         // A fresh folder with its status.json inside appears in one rename.
         let fresh = stagingDirectory + ".new"
         try removeTree(fresh)
