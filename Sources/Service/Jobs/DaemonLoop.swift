@@ -39,6 +39,14 @@ extension Daemon {
 
         /// Runs that were running when the daemon died are resumed before anything else.
         mutating func recoverInterruptedRuns() {
+            // Leftovers of a publish cut short by a kill: finished runs need no staging any more.
+            for record in store.all where record.state.isFinished {
+                let staging = OutboxLayout(outbox: config.outbox).stagingDirectory(job: record.job, run: record.runId)
+                for leftover in [staging, staging + ".new", staging + ".old", staging + ".withdrawn"]
+                where FileManager.default.fileExists(atPath: leftover) {
+                    try? FileManager.default.removeItem(atPath: leftover)
+                }
+            }
             for var record in store.all where record.state == .running {
                 logger.notice("resuming interrupted run \(record.runId)", metadata: ["job": "\(record.job)", "run": "\(record.runId)"])
                 record.state = .paused
