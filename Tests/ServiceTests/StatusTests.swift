@@ -31,12 +31,20 @@ import Testing
         try RunPublisher(outbox: outbox.path, job: "alice", run: "a1")
             .open(JobStatus(job: "alice", run: "a1", state: .running, phase: "training", step: 250, total: 1000,
                             loss: 0.125, eta: Date().addingTimeInterval(600)))
+        try Directories.create(state.path)
+        var daemonLock: RunLock? = try #require(try RunLock.acquire(path: Daemon.lockPath(config), timeout: 0))
+        #expect(daemonLock != nil)
         let text = try StatusOverview(config: config).render()
+        #expect(text.contains("service: running"))
         #expect(text.contains("alice  run a1  training  [######------------------]  25%  step 250/1000  loss 0.1250  ETA"))
         #expect(text.contains("1. bob  run b1  queued"))
         #expect(text.contains("FAILED  carol"))
         #expect(text.contains("train.steps: expected at most 20000"))
         #expect(!text.contains("more"))
+        daemonLock = nil                                              // the daemon stops
+        let withoutDaemon = try StatusOverview(config: config).render()
+        #expect(withoutDaemon.contains("service: not running"))
+        #expect(withoutDaemon.contains("alice  run a1  (interrupted; resumes on start)"))
     }
 
     @Test func quietHoursWindowDecidesWhetherJobsRun() {

@@ -39,6 +39,9 @@ public final class Daemon: Service, Sendable {
         self.config = config; self.options = options; self.logger = logger
     }
 
+    /// Held while a daemon works on this state directory: one daemon per state.
+    public static func lockPath(_ config: ServiceConfig) -> String { config.stateDirectory + "/daemon.lock" }
+
     /// Between ticks the loop looks at settling folders and the rescan timer, and pings the
     /// watchdog. Short enough to notice a settled folder promptly, long enough to cost nothing.
     var tickInterval: Double { min(1.0, max(0.1, config.settleSeconds / 4)) }
@@ -50,7 +53,7 @@ public final class Daemon: Service, Sendable {
         }
         try Directories.create(config.stateDirectory)
         try Directories.create(config.outbox)
-        guard let instanceLock = try RunLock.acquire(path: config.stateDirectory + "/daemon.lock", timeout: 0) else {
+        guard let instanceLock = try RunLock.acquire(path: Daemon.lockPath(config), timeout: 2) else {
             throw ServiceError("another `dropbooth serve` is already using the state directory \(config.stateDirectory)")
         }
         defer { withExtendedLifetime(instanceLock) {} }

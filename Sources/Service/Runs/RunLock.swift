@@ -24,5 +24,14 @@ public final class RunLock {
         return RunLock(fd: fd)
     }
 
+    /// Whether some process holds the lock now (for `status`: is the daemon up?). Only looks:
+    /// the probe is a shared lock, dropped at once. Nil when the lock file does not exist.
+    public static func isHeld(path: String) -> Bool? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        return flock(fd, LOCK_SH | LOCK_NB) != 0
+    }
+
     deinit { close(fd) }
 }

@@ -17,6 +17,8 @@ public struct StatusOverview {
         time.dateFormat = "yyyy-MM-dd HH:mm"
 
         var lines = ["dropbooth: inbox \(config.inbox), outbox \(config.outbox)"]
+        let daemonUp = RunLock.isHeld(path: Daemon.lockPath(config)) ?? false
+        lines.append(daemonUp ? "service: running" : "service: not running (jobs wait until `dropbooth serve` starts)")
         if let quiet = config.quietHours {
             let window = String(format: "%02d:%02d–%02d:%02d", quiet.startMinute / 60, quiet.startMinute % 60, quiet.endMinute / 60, quiet.endMinute % 60)
             lines.append("jobs run between \(window) (\(config.jobsMayRun(at: now) ? "now open" : "now closed: jobs wait"))")
@@ -26,7 +28,7 @@ public struct StatusOverview {
         lines.append("Running")
         if running.isEmpty { lines.append("  nothing") }
         for record in running {
-            var line = "  \(record.job)  run \(record.runId)"
+            var line = "  \(record.job)  run \(record.runId)" + (daemonUp ? "" : "  (interrupted; resumes on start)")
             if let s = status(record) {
                 line += "  \(s.phase)"
                 if s.total > 0 { line += "  \(ProgressBar.render(step: s.step, total: s.total))  step \(s.step)/\(s.total)" }
