@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import CSystemd
 import Foundation
 import Logging
@@ -24,22 +27,20 @@ public struct JournalLogHandler: LogHandler {
             "PRIORITY=\(Self.priority(event.level))",
             "SYSLOG_IDENTIFIER=dropbooth",
             "DROPBOOTH_LOGGER=\(label)",
+            "CODE_FILE=\(event.file)",
+            "CODE_LINE=\(event.line)",
+            "CODE_FUNC=\(event.function)",
         ]
+        if let error = event.error { fields.append("DROPBOOTH_ERROR=\(error)") }
         let merged = metadata.merging(event.metadata ?? [:]) { _, new in new }
         for (key, value) in merged.sorted(by: { $0.key < $1.key }) {
             fields.append("\(Self.fieldName(key))=\(value)")
         }
-        var buffers = fields.map { Array($0.utf8) }
-        var vectors: [iovec] = []
-        for index in buffers.indices {
-            buffers[index].withUnsafeMutableBytes { raw in
-                vectors.append(iovec(iov_base: raw.baseAddress, iov_len: raw.count))
-            }
-        }
-        // The pointers stay valid: `buffers` is not mutated again before the call returns.
-        withExtendedLifetime(buffers) {
-            _ = sd_journal_sendv(vectors, Int32(vectors.count))
-        }
+        // Each field in its own C string: the pointers stay valid for the whole call.
+        let strings = fields.map { strdup($0)! }
+        defer { strings.forEach { free($0) } }
+        let vectors = strings.map { iovec(iov_base: UnsafeMutableRawPointer($0), iov_len: strlen($0)) }
+        _ = sd_journal_sendv(vectors, Int32(vectors.count))
     }
 
     /// Journal field names are upper-case letters, digits and underscores; "job" and "run" get
