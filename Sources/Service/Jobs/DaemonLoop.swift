@@ -21,11 +21,14 @@ extension Daemon {
         var shuttingDown = false
         /// After a "busy" child (the previous owner of the run still exiting), wait a moment.
         var notBefore: Double = 0
+        /// systemd set WatchdogSec (WATCHDOG_USEC): every tick of a live loop pings it.
+        let watchdogEnabled: Bool
         var config: ServiceConfig { daemon.config }
         var logger: Logger { daemon.logger }
 
         init(daemon: Daemon, store: RunStore, notifier: SystemdNotifier, post: AsyncStream<Event>.Continuation) {
             self.daemon = daemon; self.store = store; self.notifier = notifier; self.post = post
+            watchdogEnabled = notifier.watchdogInterval != nil
             intake = JobIntake(store: store, outbox: daemon.config.outbox, settleSeconds: daemon.config.settleSeconds,
                                logger: daemon.logger)
             intake.maxContentBytes = Int64(daemon.config.limits.maxImageBytes)
@@ -60,7 +63,7 @@ extension Daemon {
                 if kind == .overflow { logger.notice("inotify queue overflowed; rescanning the inbox") }
                 scanRequested = true
             case .tick:
-                notifier.watchdogPing()
+                if watchdogEnabled { notifier.watchdogPing() }
             case .jobEnded(let ending):
                 finishCurrent(ending)
             case .shutdown:
