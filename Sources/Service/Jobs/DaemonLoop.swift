@@ -76,8 +76,12 @@ extension Daemon {
             }
             if shuttingDown { return current == nil ? .exit : .carryOn }
 
+            // Every scan is a full scan. Events come in bursts (a copy of 500 photos is thousands
+            // of them), so nudges are coalesced: at most one scan per half tick; a nudge left
+            // waiting is served by the next tick.
             let t = now
-            if scanRequested || t - lastFullScan >= config.rescanSeconds || intake.hasSettlingJobs {
+            let wanted = scanRequested || intake.hasSettlingJobs
+            if t - lastFullScan >= config.rescanSeconds || (wanted && t - lastFullScan >= daemon.tickInterval / 2) {
                 scanRequested = false
                 lastFullScan = t
                 _ = intake.process(scanner.scan(), now: t)
