@@ -14,7 +14,9 @@ struct RunCommand: ParsableCommand {
         abstract: "Run one job folder in the foreground and publish the results to the outbox.",
         discussion: """
             Exit status: 0 succeeded, 1 the job failed (error.txt is in the outbox), \
-            75 stopped at a checkpoint (run it again to continue), 73 another process is running this job.
+            75 stopped at a checkpoint (run it again to continue), 73 another process is running this job, \
+            70 the run could not be carried out (outbox or state not writable; nothing published), \
+            2 bad arguments or config.
             """
     )
 
@@ -52,7 +54,15 @@ struct RunCommand: ParsableCommand {
 
         let runner = JobRunner(config: serviceConfig, job: job, runId: run, jobDirectory: directory,
                                phases: StandardPipeline.phases(), logger: Logger(label: "dropbooth.run"))
-        let outcome = try runner.run()
+        let outcome: JobRunner.Outcome
+        do {
+            outcome = try runner.run()
+        } catch {
+            // Not the job's fault and nothing published (a full disk, an unwritable outbox):
+            // a distinct exit code lets the daemon publish the failure itself.
+            Logger(label: "dropbooth.run").critical("cannot carry out the run: \(error)")
+            throw ExitCode(JobRunner.exitCannotRun)
+        }
         let folder = runner.publisher.liveDirectory
         switch outcome {
         case .succeeded: print("published \(folder)")

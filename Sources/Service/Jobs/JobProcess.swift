@@ -21,6 +21,9 @@ public final class JobProcess: @unchecked Sendable {
             case JobRunner.exitFailed: self = .failed
             case JobRunner.exitStopped: self = .stopped
             case JobRunner.exitBusy: self = .busy
+            case JobRunner.exitCannotRun:
+                self = .crashed("The job process could not write its results or its state (is the disk full, or the "
+                    + "outbox or state directory not writable?). The service log says more.")
             default: self = .crashed("The job process exited with code \(exitCode) before finishing.")
             }
         }

@@ -26,6 +26,7 @@ public struct JobRunner: Sendable {
     public static let exitFailed: Int32 = 1        // the job failed; error.txt is published
     public static let exitStopped: Int32 = 75      // EX_TEMPFAIL: checkpointed, run again later
     public static let exitBusy: Int32 = 73         // another process holds this run
+    public static let exitCannotRun: Int32 = 70    // EX_SOFTWARE: outbox/state unwritable; nothing published
 
     public let config: ServiceConfig
     public let job: String
