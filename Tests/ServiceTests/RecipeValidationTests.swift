@@ -200,6 +200,12 @@ import Testing
         #expect((p.line, p.column) == (4, 10))
     }
 
+    @Test func aSubjectOfTheWrongShapeIsOneProblem() throws {
+        let problems = recipeProblems("version: 1\nmethod: lora\nbase_model: sd15\nsubject: [sks, dog]\n")
+        #expect(problems.count == 1)
+        #expect(problem(problems, field: "subject")?.message.hasPrefix("expected a mapping") == true)
+    }
+
     @Test func loraWithoutTokenNeedsAPrompt() throws {
         let problems = recipeProblems("version: 1\nmethod: lora\nbase_model: sd15\n")
         #expect(problem(problems, field: "subject.instance_prompt") != nil)
@@ -352,6 +358,22 @@ import Testing
 
         let notAMapping = recipeProblems("- a\n- b\n")
         #expect(notAMapping.first?.message == "a recipe is a mapping of `key: value` lines; found a list")
+    }
+
+    @Test func textMayBeQuotedButNumbersMayNot() throws {
+        let recipe = try Recipe.parse("""
+        version: 1
+        method: 'lora'
+        base_model: "sd15"
+        subject: {token: "1984", class: 1984, instance_prompt: yes}
+        """, config: recipeTestConfig)
+        #expect(recipe.method == .lora)
+        #expect(recipe.subjects[0].token == "1984")
+        #expect(recipe.subjects[0].className == "1984")
+        #expect(recipe.subjects[0].instancePrompt == "yes")
+        let quotedNumber = recipeProblems(Self.header + "train: {seed: \"0\", center_crop: \"true\"}\n")
+        #expect(problem(quotedNumber, field: "train.seed")?.suggestion == "remove the quotes")
+        #expect(problem(quotedNumber, field: "train.center_crop")?.message == "expected true or false, found the text \"true\" (quoted)")
     }
 
     @Test func nullValuesAreExplicit() throws {
