@@ -29,6 +29,33 @@ import Testing
         #expect(service.serveLogs.components(separatedBy: "started run").count == 2)
     }
 
+    /// A slow copy into a running service: the recipe arrives first, the photos trickle in
+    /// faster than the settle time. The job starts once, with every photo.
+    @Test func slowCopyIntoARunningServiceStartsOnceWithEveryPhoto() throws {
+        let service = try ServiceHarness(settleSeconds: 2.5)
+        let serve = try service.startServe(once: false)
+        defer { if serve.isRunning { kill(serve.processIdentifier, SIGKILL) } }
+        usleep(500_000)
+        let folder = service.inbox + "/trickle"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: false)
+        try ServiceHarness.goodRecipe.write(toFile: folder + "/recipe.yaml", atomically: true, encoding: .utf8)
+        let photos = try FileManager.default.contentsOfDirectory(atPath: ServiceHarness.samplesFolder)
+            .filter { $0.hasSuffix(".jpg") }.sorted().prefix(4)
+        for photo in photos {
+            usleep(500_000)                                            // well inside the settle time
+            try FileManager.default.copyItem(atPath: ServiceHarness.samplesFolder + "/" + photo, toPath: folder + "/" + photo)
+            #expect(service.runs(of: "trickle").isEmpty, "started before the copy finished")
+        }
+        #expect(service.eventually(timeout: 60) { service.status(of: "trickle")["state"] as? String == "succeeded" },
+                "\(service.serveLogs)")
+        kill(serve.processIdentifier, SIGTERM)
+        #expect(service.wait(serve, timeout: 20) == 0)
+        #expect(service.runs(of: "trickle").count == 1)
+        #expect(service.serveLogs.contains("(5 files)"))
+        let preflight = service.text("trickle/\(service.runs(of: "trickle").first ?? "?")/preflight.json")
+        for photo in photos { #expect(preflight.contains(photo)) }
+    }
+
     @Test func badRecipeAndBadImagesGetClearErrorsWhileTheGoodJobCompletes() throws {
         let service = try ServiceHarness()
         try service.addJob("good")
