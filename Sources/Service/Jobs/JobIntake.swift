@@ -56,7 +56,9 @@ public struct JobIntake {
                 }
                 queued.append(try enqueue(snapshot, fingerprint: fingerprint, stampKey: stampKey))
             } catch {
-                // A file vanished or became unreadable mid-read: the next scan sees the new state.
+                // A file vanished mid-read (the folder changed: its next state is considered) or
+                // cannot be read (tried again when the folder changes, not on every scan).
+                handled[snapshot.name] = stampKey
                 logger.warning("cannot fingerprint job: \(error)", metadata: ["job": "\(snapshot.name)"])
             }
         }
