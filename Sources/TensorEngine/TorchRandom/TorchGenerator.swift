@@ -3,9 +3,11 @@
 // `TorchGenerator(seed: s)` behaves as `torch.manual_seed(s)` / `torch.Generator().manual_seed(s)`,
 // and `randn`, `rand` and `randint` return exactly the float32 / int64 values `torch.randn`,
 // `torch.rand` and `torch.randint` return on the CPU, continuing the stream across calls as
-// torch does. This is the algorithm of PyTorch 2.x (checked against 2.15 by the fixtures in
-// Tests/Fixtures/engine/torch_random, made by scripts/fixtures/torch_random.py); the CPU
-// generator and these kernels have not changed in the 2.x series.
+// torch does. This is the algorithm of PyTorch 2.x, checked bit for bit against 2.15 by the
+// fixtures in Tests/Fixtures/engine/torch_random (made by scripts/fixtures/torch_random.py).
+// The engine, the uniform conversions, the 16-block fill and the randint rule are the same
+// throughout 2.x; a release whose small-size path still computes log(1 - u) rather than
+// log1p(-u) can differ there in the last bit of a rare value.
 //
 // What torch does, and so what we do:
 // - The engine is MT19937 (see MersenneTwister19937). A 32-bit draw is one output; a 64-bit
@@ -26,8 +28,10 @@
 // where torch.backends.cpu.get_cpu_capability() is "AVX2" (most desktop x86) it uses
 // avx_mathfun's Cephes polynomials: `.avx2`, the default, identical on every machine. With
 // "AVX512" or "DEFAULT" capability (e.g. AVX-512 servers, ARM) it uses the C library's
-// logf/sinf/cosf: `.scalar`, which then matches torch on the same OS. The CUDA generator
-// (Philox) is a different algorithm altogether and is not reproduced here.
+// logf/sinf/cosf: `.scalar`, which then matches torch on the same OS and C library (checked
+// here with ATEN_CPU_CAPABILITY=default on glibc; AVX512 runs the same source, unverified for
+// lack of such a CPU). Nothing else differs on CPU. The CUDA generator (Philox, other
+// kernels) is a different algorithm altogether and is not reproduced here.
 
 #if canImport(Glibc)
 import Glibc
@@ -43,10 +47,15 @@ public struct TorchGenerator: Sendable, Equatable {
         /// The C library's logf/sinf/cosf ("AVX512" and "DEFAULT" capabilities).
         case scalar
 
-        /// The kernel torch would pick on this CPU (ignoring an ATEN_CPU_CAPABILITY override):
-        /// `.avx2` on x86 with AVX2 and FMA but without the AVX-512 subsets torch needs for
-        /// its AVX512 capability, `.scalar` everywhere else.
+        /// The kernel torch would pick here: the one ATEN_CPU_CAPABILITY names if set ("avx2"
+        /// or anything else), otherwise `.avx2` on x86 with AVX2 and FMA but without the
+        /// AVX-512 subsets torch needs for its AVX512 capability, `.scalar` everywhere else.
         public static var pytorchChoiceOnThisMachine: BoxMullerKernel {
+            #if canImport(Glibc) || canImport(Darwin)
+            if let requested = getenv("ATEN_CPU_CAPABILITY") {
+                return String(cString: requested).lowercased() == "avx2" ? .avx2 : .scalar
+            }
+            #endif
             #if arch(x86_64) && canImport(Glibc)
             guard let flags = cpuFlags() else { return .avx2 }
             let avx512 = ["avx512f", "avx512bw", "avx512vl", "avx512dq"].allSatisfy(flags.contains)
