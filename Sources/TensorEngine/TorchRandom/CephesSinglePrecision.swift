@@ -4,8 +4,9 @@
 // log256_ps and sincos256_ps from ATen's avx_mathfun.h: Cephes polynomials in float, lane by
 // lane. The source writes separate multiplies and adds, but PyTorch's wheels are built by GCC
 // with -mfma and its default -ffp-contract=fast, which fuses most multiply-add pairs; the
-// fused pairs below are the ones in the shipped binary (checked against its disassembly and
-// bit for bit against torch.randn). We do the same float operations in the same order, with
+// fused pairs below are where GCC fuses them (read from the disassembly of avx_mathfun.h
+// built with -O2 -mavx2 -mfma, whose output equals torch.randn's bit for bit, while the
+// unfused build differs in ~1% of values). We do the same float operations in order, with
 // `addingProduct` exactly where GCC fused, one lane at a time; nothing here depends on the
 // machine, so this path gives identical noise on any CPU.
 //
