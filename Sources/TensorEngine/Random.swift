@@ -20,18 +20,26 @@ public struct PhiloxRandom: Sendable {
     public init(seed: UInt64) { state = RandomState(seed: seed, counter: 0) }
     public init(state: RandomState) { self.state = state }
 
-    /// The four 32-bit outputs for block `index` under `seed`.
+    /// The four 32-bit outputs for block `index` under `seed`: Philox4x32-10 with counter
+    /// (index low, index high, 0, 0) and key (seed low, seed high).
     @inline(__always)
     static func block(seed: UInt64, index: UInt64) -> (UInt32, UInt32, UInt32, UInt32) {
-        var c0 = UInt32(truncatingIfNeeded: index), c1 = UInt32(truncatingIfNeeded: index >> 32), c2: UInt32 = 0, c3: UInt32 = 0
-        var k0 = UInt32(truncatingIfNeeded: seed), k1 = UInt32(truncatingIfNeeded: seed >> 32)
+        philox4x32x10(counter: (UInt32(truncatingIfNeeded: index), UInt32(truncatingIfNeeded: index >> 32), 0, 0),
+                      key: (UInt32(truncatingIfNeeded: seed), UInt32(truncatingIfNeeded: seed >> 32)))
+    }
+
+    /// Ten rounds of the Philox4x32 bijection (the reference's constants and word order).
+    @inline(__always)
+    static func philox4x32x10(counter: (UInt32, UInt32, UInt32, UInt32), key: (UInt32, UInt32)) -> (UInt32, UInt32, UInt32, UInt32) {
+        var (c0, c1, c2, c3) = counter
+        var (k0, k1) = key
         for _ in 0..<10 {
             let p0 = UInt64(0xD251_1F53) &* UInt64(c0)
             let p1 = UInt64(0xCD9E_8D57) &* UInt64(c2)
             let (hi0, lo0) = (UInt32(truncatingIfNeeded: p0 >> 32), UInt32(truncatingIfNeeded: p0))
             let (hi1, lo1) = (UInt32(truncatingIfNeeded: p1 >> 32), UInt32(truncatingIfNeeded: p1))
             (c0, c1, c2, c3) = (hi1 ^ c1 ^ k0, lo1, hi0 ^ c3 ^ k1, lo0)
-            k0 &+= 0x9E37_79B9
+            k0 &+= 0x9E37_79B9   // the key schedule (the bump after the last round is unused)
             k1 &+= 0xBB67_AE85
         }
         return (c0, c1, c2, c3)

@@ -114,6 +114,9 @@ public final class Tensor: @unchecked Sendable, CustomStringConvertible {
     /// Wraps float32 memory owned by someone else (a memory-mapped checkpoint): no copy. The
     /// tensor is read-only; `owner` is retained as long as the tensor's storage lives.
     public convenience init(wrapping pointer: UnsafePointer<Float>, shape: [Int], owner: AnyObject?) {
+        // safetensors only guarantees 8-byte alignment of the data section; a float32 tensor
+        // after an odd-length float16 one is misaligned and must be copied instead.
+        precondition(Int(bitPattern: pointer) % MemoryLayout<Float>.alignment == 0, "cannot wrap a misaligned float32 buffer; copy it")
         let n = shape.reduce(1, *)
         self.init(shape: shape, storage: TensorStorage(external: pointer, count: n, owner: owner))
     }
