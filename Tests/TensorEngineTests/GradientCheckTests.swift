@@ -70,3 +70,18 @@ private func gradientCheck(_ shapes: [[Int]], seed: UInt64, h: Float = 1e-2, sou
         }
     }
 }
+
+@Suite struct ConcatSliceTests {
+    @Test func concatAndSliceAlongAnyAxis() {
+        let a = Tensor((0..<12).map(Float.init), shape: [2, 3, 2])
+        let b = Tensor((100..<104).map(Float.init), shape: [2, 1, 2])
+        let c = concat([a, b], axis: 1)
+        #expect(c.shape == [2, 4, 2])
+        #expect(c.scalars == [0, 1, 2, 3, 4, 5, 100, 101, 6, 7, 8, 9, 10, 11, 102, 103])
+        #expect(slice(c, axis: 1, start: 3, length: 1).scalars == b.scalars)
+        #expect(slice(c, axis: 0, start: 1, length: 1).scalars == [6, 7, 8, 9, 10, 11, 102, 103])
+        gradientCheck([[2, 3, 2], [2, 1, 2]], seed: 8) { t in
+            slice(concat([t[0], t[1]], axis: 1), axis: 1, start: 1, length: 3) * 1.5
+        }
+    }
+}

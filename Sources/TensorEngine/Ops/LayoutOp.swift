@@ -34,27 +34,62 @@ extension Tensor {
     }
 }
 
-/// Concatenates along the last dimension (channels, in NHWC); all other dimensions must match.
-public func concatLast(_ parts: [Tensor]) -> Tensor {
-    precondition(!parts.isEmpty, "concatLast of nothing")
-    let lead = Array(parts[0].shape.dropLast())
-    for p in parts { precondition(Array(p.shape.dropLast()) == lead, "concatLast: \(p.shape) does not match \(parts[0].shape) outside the last dimension") }
-    let widths = parts.map { $0.shape.last ?? 1 }
-    let rows = lead.reduce(1, *), total = widths.reduce(0, +)
-    let y = Tensor(uninitializedShape: lead + [total])
-    concatLastKernel(parts.map { UnsafePointer($0.data) }, widths: widths, rows: rows, y.data)
+/// Concatenates along the last dimension (channels, in NHWC): the UNet's skip connections.
+public func concatLast(_ parts: [Tensor]) -> Tensor { concat(parts, axis: -1) }
+
+/// Concatenates along `axis` (negative counts from the end); all other dimensions must
+/// match. Axis 0 stacks batches (classifier-free guidance's [unconditional, conditional]).
+public func concat(_ parts: [Tensor], axis: Int) -> Tensor {
+    precondition(!parts.isEmpty, "concat of nothing")
+    let rank = parts[0].rank
+    let ax = axis < 0 ? rank + axis : axis
+    precondition(ax >= 0 && ax < rank, "concat axis \(axis) outside rank \(rank)")
+    for p in parts {
+        precondition(p.rank == rank && (0..<rank).allSatisfy { $0 == ax || p.shape[$0] == parts[0].shape[$0] },
+                     "concat: \(p.shape) does not match \(parts[0].shape) outside axis \(ax)")
+    }
+    // Viewed as [outer, shape[axis] · inner], concatenation along axis is along the last dim.
+    let outer = parts[0].shape[..<ax].reduce(1, *), inner = parts[0].shape[(ax + 1)...].reduce(1, *)
+    let widths = parts.map { $0.shape[ax] * inner }
+    let total = widths.reduce(0, +)
+    var outShape = parts[0].shape
+    outShape[ax] = parts.map { $0.shape[ax] }.reduce(0, +)
+    let y = Tensor(uninitializedShape: outShape)
+    concatLastKernel(parts.map { UnsafePointer($0.data) }, widths: widths, rows: outer, y.data)
     return y.recorded("concat", inputs: parts) { ctx in
         var start = 0
         var grads: [Tensor?] = []
         for (i, p) in parts.enumerated() {
             if ctx.needsGrad(i) {
                 let d = Tensor(uninitializedShape: p.shape)
-                sliceLastKernel(ctx.gradOutput.data, total: total, start: start, width: widths[i], rows: rows, d.data)
+                sliceLastKernel(ctx.gradOutput.data, total: total, start: start, width: widths[i], rows: outer, d.data)
                 grads.append(d)
             } else { grads.append(nil) }
             start += widths[i]
         }
         return grads
+    }
+}
+
+/// Elements `start ..< start + length` along `axis` (a copy), e.g. one half of a batch or
+/// the query part of a fused projection.
+public func slice(_ x: Tensor, axis: Int, start: Int, length: Int) -> Tensor {
+    let ax = axis < 0 ? x.rank + axis : axis
+    precondition(ax >= 0 && ax < x.rank && start >= 0 && length >= 0 && start + length <= x.shape[ax],
+                 "slice \(start)..<\(start + length) along axis \(axis) of \(x.shape)")
+    let outer = x.shape[..<ax].reduce(1, *), inner = x.shape[(ax + 1)...].reduce(1, *)
+    let total = x.shape[ax] * inner
+    var outShape = x.shape
+    outShape[ax] = length
+    let y = Tensor(uninitializedShape: outShape)
+    sliceLastKernel(x.data, total: total, start: start * inner, width: length * inner, rows: outer, y.data)
+    return y.recorded("slice", inputs: [x]) { ctx in
+        let dx = Tensor(zeros: x.shape)
+        let (g, d) = (ctx.gradOutput.data, dx.data)
+        parallelChunks(outer, minimumPerThread: max(1, 16384 / max(1, total))) { r in
+            for row in r { (d + row * total + start * inner).update(from: g + row * length * inner, count: length * inner) }
+        }
+        return [dx]
     }
 }
 
