@@ -10,9 +10,14 @@ func softmaxForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
             let p = x + row * d, q = y + row * d
             var mx = -Float.infinity
             for j in 0..<d { mx = max(mx, p[j]) }
-            var s: Float = 0
-            for j in 0..<d { let e = expf(p[j] - mx); q[j] = e; s += e }
-            let inv = 1 / s
+            var sum = Vec8()
+            for j in stride(from: 0, to: d, by: 8) {
+                var e = vexp(loadVec(p, j, d) - mx)
+                if j + 8 > d { for k in (d - j)..<8 { e[k] = 0 } }   // padding lanes add nothing
+                storeVec(e, q, j, d)
+                sum += e
+            }
+            let inv = 1 / sum.sum()
             for j in 0..<d { q[j] *= inv }
         }
     }
