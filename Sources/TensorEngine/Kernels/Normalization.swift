@@ -7,97 +7,173 @@
 import Glibc
 #endif
 
+/// Per-channel sums over positions of one sample, x [l, c] → first[c] (and second[c]) in
+/// Double, split over positions with per-part scratch. `term(row, ch0)` gives the eight lanes
+/// to add for channels ch0..<ch0+8 of a row, for each of the two sums (padding lanes must be
+/// zero). Float sums over runs of 64 rows are folded into Double: fast and still accurate.
+@inline(__always)
+private func channelSums(l: Int, c: Int, _ first: UnsafeMutablePointer<Double>, _ second: UnsafeMutablePointer<Double>?,
+                         _ term: (Int, Int) -> (Vec8, Vec8)) {
+    let sets = second == nil ? 1 : 2
+    let parts = partitionCount(l, minimumPerThread: max(1, 16384 / max(1, c)))
+    let scratch = UnsafeMutablePointer<Double>.allocate(capacity: parts * sets * c)
+    defer { scratch.deallocate() }
+    scratch.initialize(repeating: 0, count: parts * sets * c)
+    let vectors = (c + 7) / 8
+    parallelPartitions(l, parts: parts) { part, rows in
+        let acc = scratch + part * sets * c
+        let lanes = UnsafeMutablePointer<Vec8>.allocate(capacity: 2 * vectors)
+        defer { lanes.deallocate() }
+        var start = rows.lowerBound
+        while start < rows.upperBound {
+            let end = min(rows.upperBound, start + 64)
+            lanes.initialize(repeating: Vec8(), count: 2 * vectors)
+            for row in start..<end {
+                for v in 0..<vectors {
+                    let (a, b) = term(row, 8 * v)
+                    lanes[v] += a
+                    if sets == 2 { lanes[vectors + v] += b }
+                }
+            }
+            for set in 0..<sets {
+                for v in 0..<vectors {
+                    for k in 0..<min(8, c - 8 * v) { acc[set * c + 8 * v + k] += Double(lanes[set * vectors + v][k]) }
+                }
+            }
+            start = end
+        }
+    }
+    for ch in 0..<c {
+        var t = 0.0, u = 0.0
+        for p in 0..<parts {
+            t += scratch[p * sets * c + ch]
+            if sets == 2 { u += scratch[p * sets * c + c + ch] }
+        }
+        first[ch] = t
+        second?[ch] = u
+    }
+}
+
 /// Group norm on x viewed as [n, l, c] (l = H·W, channels last), `groups` groups of c/groups
 /// consecutive channels. y = (x − mean) · rstd · gamma[c] + beta[c], optionally followed by
-/// SiLU (the fused GroupNorm+SiLU of every UNet resnet block). Saves mean and rstd [n, groups].
+/// SiLU (the norm + nonlinearity pair of every UNet resnet block, fused: one pass, no extra
+/// activation saved). Saves mean and rstd [n, groups].
+///
+/// Every pass walks rows of c contiguous channels, eight lanes at a time, split over
+/// positions: (1) per-channel sums → group means, (2) per-channel squared deviations →
+/// group variances, (3) y = x · scale[ch] + shift[ch] with the affine folded in.
 func groupNormForward(_ x: UnsafePointer<Float>, gamma: UnsafePointer<Float>?, beta: UnsafePointer<Float>?,
                       _ y: UnsafeMutablePointer<Float>, mean: UnsafeMutablePointer<Float>, rstd: UnsafeMutablePointer<Float>,
                       n: Int, l: Int, c: Int, groups: Int, eps: Float, silu: Bool) {
     let cg = c / groups
-    parallelFor(n * groups) { ng in
-        let b = ng / groups, g = ng % groups
-        let base = x + b * l * c + g * cg
-        var sum = 0.0
-        for i in 0..<l {
-            let p = base + i * c
-            var s: Float = 0
-            for j in 0..<cg { s += p[j] }
-            sum += Double(s)
+    let sums = UnsafeMutablePointer<Double>.allocate(capacity: c)
+    let channelMean = UnsafeMutablePointer<Float>.allocate(capacity: c)
+    let scale = UnsafeMutablePointer<Float>.allocate(capacity: c), shift = UnsafeMutablePointer<Float>.allocate(capacity: c)
+    defer { sums.deallocate(); channelMean.deallocate(); scale.deallocate(); shift.deallocate() }
+    for b in 0..<n {
+        let xb = x + b * l * c, yb = y + b * l * c
+        channelSums(l: l, c: c, sums, nil) { row, ch in (loadVec(xb + row * c, ch, c), Vec8()) }
+        for g in 0..<groups {
+            var s = 0.0
+            for j in 0..<cg { s += sums[g * cg + j] }
+            let m = Float(s / Double(l * cg))
+            mean[b * groups + g] = m
+            for j in 0..<cg { channelMean[g * cg + j] = m }
         }
-        let m = sum / Double(l * cg)
-        let mf = Float(m)
-        var sq = 0.0
-        for i in 0..<l {
-            let p = base + i * c
-            var s: Float = 0
-            for j in 0..<cg { let d = p[j] - mf; s += d * d }
-            sq += Double(s)
+        channelSums(l: l, c: c, sums, nil) { row, ch in
+            // Padding lanes load x = 0 and mean = 0: they add zero.
+            let d = loadVec(xb + row * c, ch, c) - loadVec(channelMean, ch, c)
+            return (d * d, Vec8())
         }
-        let r = Float(1 / (sq / Double(l * cg) + Double(eps)).squareRoot())
-        mean[ng] = mf
-        rstd[ng] = r
-        let out = y + b * l * c + g * cg
-        for i in 0..<l {
-            let p = base + i * c, q = out + i * c
+        for g in 0..<groups {
+            var s = 0.0
+            for j in 0..<cg { s += sums[g * cg + j] }
+            let r = Float(1 / (s / Double(l * cg) + Double(eps)).squareRoot())
+            rstd[b * groups + g] = r
             for j in 0..<cg {
                 let ch = g * cg + j
-                var v = (p[j] - mf) * r
-                if let gamma { v *= gamma[ch] }
-                if let beta { v += beta[ch] }
-                q[j] = silu ? v * sigmoid(v) : v
+                scale[ch] = r * (gamma?[ch] ?? 1)
+                shift[ch] = (beta?[ch] ?? 0) - channelMean[ch] * scale[ch]
+            }
+        }
+        parallelChunks(l, minimumPerThread: max(1, 8192 / max(1, c))) { rows in
+            for row in rows {
+                let p = xb + row * c, q = yb + row * c
+                for ch in stride(from: 0, to: c, by: 8) {
+                    var v = loadVec(p, ch, c) * loadVec(scale, ch, c) + loadVec(shift, ch, c)
+                    if silu { v = v * vsigmoid(v) }
+                    storeVec(v, q, ch, c)
+                }
             }
         }
     }
 }
 
-/// Backward of `groupNormForward`. dx is written when non-nil; dgamma/dbeta (per-sample
-/// partials [n, c], summed by the caller over n) only when asked, so frozen affine weights
-/// cost nothing. With SiLU fused, the pre-activation z is recomputed from x, mean and rstd.
+/// Backward of `groupNormForward`. With x̂ the normalised input and dz the gradient at the
+/// affine output (dy, or dy · silu'(z) when fused, z recomputed from x̂):
+///   dgamma[ch] = Σ dz·x̂,  dbeta[ch] = Σ dz                       (over samples and positions)
+///   dx = rstd · (gamma·dz − mean_g(gamma·dz) − x̂ · mean_g(gamma·dz·x̂))
+/// The per-channel sums of dz and dz·x̂ give both the affine gradients and the group means,
+/// so there are two passes: sums, then dx. dx, dgamma and dbeta are each optional (frozen
+/// affine weights cost nothing).
 func groupNormBackward(_ x: UnsafePointer<Float>, gamma: UnsafePointer<Float>?, beta: UnsafePointer<Float>?,
                        mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>, dy: UnsafePointer<Float>,
-                       dx: UnsafeMutablePointer<Float>?, dgammaPartial: UnsafeMutablePointer<Float>?, dbetaPartial: UnsafeMutablePointer<Float>?,
+                       dx: UnsafeMutablePointer<Float>?, dgamma: UnsafeMutablePointer<Float>?, dbeta: UnsafeMutablePointer<Float>?,
                        n: Int, l: Int, c: Int, groups: Int, silu: Bool) {
     let cg = c / groups
-    parallelFor(n * groups) { ng in
-        let b = ng / groups, g = ng % groups
-        let m = mean[ng], r = rstd[ng]
-        let xb = x + b * l * c + g * cg, gb = dy + b * l * c + g * cg
-        // dz: the gradient at the affine output (before SiLU when fused).
-        @inline(__always) func dz(_ i: Int, _ j: Int, _ xhat: Float) -> Float {
-            let gy = gb[i * c + j]
-            guard silu else { return gy }
-            let ch = g * cg + j
-            var z = xhat
-            if let gamma { z *= gamma[ch] }
-            if let beta { z += beta[ch] }
-            let s = sigmoid(z)
-            return gy * s * (1 + z * (1 - s))
+    // Per-channel coefficients of the current sample: x̂ = x·xa + xb, z = x̂·gamma + beta.
+    let xa = UnsafeMutablePointer<Float>.allocate(capacity: c), xo = UnsafeMutablePointer<Float>.allocate(capacity: c)
+    let gm = UnsafeMutablePointer<Float>.allocate(capacity: c), bt = UnsafeMutablePointer<Float>.allocate(capacity: c)
+    let ca = UnsafeMutablePointer<Float>.allocate(capacity: c), cb = UnsafeMutablePointer<Float>.allocate(capacity: c)
+    let cc = UnsafeMutablePointer<Float>.allocate(capacity: c)
+    let sumD = UnsafeMutablePointer<Double>.allocate(capacity: c), sumDX = UnsafeMutablePointer<Double>.allocate(capacity: c)
+    defer { for p in [xa, xo, gm, bt, ca, cb, cc] { p.deallocate() }; sumD.deallocate(); sumDX.deallocate() }
+    for ch in 0..<c { gm[ch] = gamma?[ch] ?? 1; bt[ch] = beta?[ch] ?? 0 }
+    dgamma?.initialize(repeating: 0, count: c)
+    dbeta?.initialize(repeating: 0, count: c)
+
+    for b in 0..<n {
+        let xs = x + b * l * c, gs = dy + b * l * c
+        for g in 0..<groups {
+            let m = mean[b * groups + g], r = rstd[b * groups + g]
+            for j in 0..<cg { xa[g * cg + j] = r; xo[g * cg + j] = -m * r }
         }
-        var sumD = 0.0, sumDX = 0.0
-        for i in 0..<l {
-            var sd: Float = 0, sdx: Float = 0
-            for j in 0..<cg {
-                let xhat = (xb[i * c + j] - m) * r
-                let d = dz(i, j, xhat)
-                let ch = g * cg + j
-                if let dgammaPartial { dgammaPartial[b * c + ch] += d * xhat }
-                if let dbetaPartial { dbetaPartial[b * c + ch] += d }
-                let dxhat = gamma.map { d * $0[ch] } ?? d
-                sd += dxhat
-                sdx += dxhat * xhat
+        @inline(__always) func xhatAndDz(_ row: Int, _ ch: Int) -> (Vec8, Vec8) {
+            let xhat = loadVec(xs + row * c, ch, c) * loadVec(xa, ch, c) + loadVec(xo, ch, c)
+            var d = loadVec(gs + row * c, ch, c)
+            if silu {
+                let z = xhat * loadVec(gm, ch, c) + loadVec(bt, ch, c)
+                let s = vsigmoid(z)
+                d = d * s * (1 + z * (1 - s))
             }
-            sumD += Double(sd); sumDX += Double(sdx)
+            return (xhat, d)
         }
-        guard let dx else { return }
-        let count = Float(l * cg)
-        let meanD = Float(sumD) / count, meanDX = Float(sumDX) / count
-        let dxb = dx + b * l * c + g * cg
-        for i in 0..<l {
+        channelSums(l: l, c: c, sumD, sumDX) { row, ch in let (xh, d) = xhatAndDz(row, ch); return (d, xh * d) }
+        for ch in 0..<c {
+            dgamma?[ch] += Float(sumDX[ch])
+            dbeta?[ch] += Float(sumD[ch])
+        }
+        guard let dx else { continue }
+        // dx = dz · (rstd·gamma) + x̂ · (−rstd·meanDX) + (−rstd·meanD), per channel.
+        for g in 0..<groups {
+            var sd = 0.0, sdx = 0.0
+            for j in 0..<cg { let ch = g * cg + j; sd += Double(gm[ch]) * sumD[ch]; sdx += Double(gm[ch]) * sumDX[ch] }
+            let count = Double(l * cg)
+            let r = rstd[b * groups + g]
             for j in 0..<cg {
-                let xhat = (xb[i * c + j] - m) * r
-                let d = dz(i, j, xhat)
-                let dxhat = gamma.map { d * $0[g * cg + j] } ?? d
-                dxb[i * c + j] = r * (dxhat - meanD - xhat * meanDX)
+                let ch = g * cg + j
+                ca[ch] = r * gm[ch]
+                cb[ch] = -r * Float(sdx / count)
+                cc[ch] = -r * Float(sd / count)
+            }
+        }
+        let dxs = dx + b * l * c
+        parallelChunks(l, minimumPerThread: max(1, 8192 / max(1, c))) { rows in
+            for row in rows {
+                for ch in stride(from: 0, to: c, by: 8) {
+                    let (xh, d) = xhatAndDz(row, ch)
+                    storeVec(d * loadVec(ca, ch, c) + xh * loadVec(cb, ch, c) + loadVec(cc, ch, c), dxs + row * c, ch, c)
+                }
             }
         }
     }

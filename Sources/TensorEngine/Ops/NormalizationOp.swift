@@ -21,19 +21,13 @@ public func groupNorm(_ x: Tensor, groups: Int, weight: Tensor?, bias: Tensor?, 
     return y.recorded(silu ? "groupNormSiLU" : "groupNorm", inputs: inputs) { ctx in
         let needW = wi.map(ctx.needsGrad) ?? false, needB = bi.map(ctx.needsGrad) ?? false
         let dx = ctx.needsGrad(0) ? Tensor(uninitializedShape: x.shape) : nil
-        let dgp = needW ? Tensor(zeros: [n, c]) : nil, dbp = needB ? Tensor(zeros: [n, c]) : nil
+        let dg = needW ? Tensor(uninitializedShape: [c]) : nil, db = needB ? Tensor(uninitializedShape: [c]) : nil
         groupNormBackward(x.data, gamma: weight?.data, beta: bias?.data, mean: mean.data, rstd: rstd.data,
-                          dy: ctx.gradOutput.data, dx: dx?.data, dgammaPartial: dgp?.data, dbetaPartial: dbp?.data,
+                          dy: ctx.gradOutput.data, dx: dx?.data, dgamma: dg?.data, dbeta: db?.data,
                           n: n, l: l, c: c, groups: groups, silu: silu)
         var grads: [Tensor?] = [dx]
-        func total(_ partial: Tensor?) -> Tensor? {
-            guard let partial else { return nil }
-            let t = Tensor(uninitializedShape: [c])
-            sumRows(partial.data, rows: n, cols: c, t.data)
-            return t
-        }
-        if wi != nil { grads.append(total(dgp)) }
-        if bi != nil { grads.append(total(dbp)) }
+        if wi != nil { grads.append(dg) }
+        if bi != nil { grads.append(db) }
         return grads
     }
 }
