@@ -13,7 +13,8 @@
 import Glibc
 #endif
 
-/// The memory behind a tensor: either owned (allocated 64-byte aligned, freed on deinit) or an
+/// The memory behind a tensor: either owned (64-byte aligned, from `EngineMemory`, returned on
+/// deinit) or an
 /// external buffer (e.g. a float32 region of a memory-mapped safetensors file) kept alive by
 /// `owner`. External buffers may be read-only mappings: the engine never writes into a tensor
 /// it did not allocate (`isWritable` is false for them).
@@ -28,7 +29,7 @@ public final class TensorStorage: @unchecked Sendable {
     /// Owned, uninitialised memory for `count` floats.
     public init(uninitializedCount count: Int) {
         precondition(count >= 0)
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(1, count) * 4, alignment: 64)
+        let raw = EngineMemory.allocate(bytes: max(1, count) * 4)
         pointer = raw.bindMemory(to: Float.self, capacity: max(1, count))
         self.count = count
         owner = nil
@@ -46,7 +47,7 @@ public final class TensorStorage: @unchecked Sendable {
     }
 
     deinit {
-        if ownsMemory { UnsafeMutableRawPointer(pointer).deallocate() }
+        if ownsMemory { EngineMemory.release(UnsafeMutableRawPointer(pointer), bytes: max(1, count) * 4) }
     }
 }
 

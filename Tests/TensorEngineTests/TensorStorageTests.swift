@@ -49,3 +49,16 @@ import TensorEngine
         #expect(x.reshaped([6, 4]).storage === x.storage)
     }
 }
+
+@Suite struct EngineMemoryTests {
+    @Test func freedLargeBuffersAreReusedAndCounted() {
+        // Other tests allocate concurrently, so only this test's own effects are checked.
+        let shape = [1, 123_457]   // an unusual size no other test allocates
+        var first: Tensor? = Tensor(zeros: shape)
+        let address = first!.data
+        #expect(EngineMemory.peakBytes >= 123_457 * 4)
+        first = nil
+        let second = Tensor(uninitializedShape: shape)
+        #expect(second.data == address)
+    }
+}
