@@ -79,13 +79,14 @@ struct AttentionTests {
     @Test func vectorExpIsAccurate() {
         var worst: Float = 0
         var x: Float = -87
-        while x < 88 {
+        while x < 88.5 {
             let got = vectorExp(SIMD8(repeating: x))[0], want = Float(exp(Double(x)))
             worst = max(worst, abs(got - want) / want)
             x += 0.0137
         }
         #expect(worst < 4e-7, "worst relative error \(worst)")
-        #expect(vectorExp(SIMD8(repeating: -.infinity))[0] < 1e-37)
+        #expect(vectorExp(SIMD8(repeating: -1000))[0] < 1e-37)
+        #expect(vectorExp(SIMD8(repeating: 1000))[0] > 1e38)
         #expect(vectorExp(SIMD8(repeating: 0))[0] == 1)
     }
 

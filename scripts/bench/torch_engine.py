@@ -4,7 +4,11 @@
 Reads the case list (JSON, as `dropbooth bench engine --print-cases` prints it) on stdin and
 prints one JSON object on stdout: {"version", "threads", "peak_rss_mib", "results": [{"name",
 "pass", "gflop", "seconds"}]}. Each measurement is the best of --repeats runs after a warm-up,
-like the Swift side. Layouts are what diffusers uses on CPU: NCHW convolutions, attention on
+like the Swift side.
+
+With --serve it is the worker the Swift command drives, so that both sides measure each case
+back to back (the machine's load drifts): it prints {"version", "threads"} once, then reads one
+case per line and answers each with one line {"results": [...], "peak_rss_mib"}. Layouts are what diffusers uses on CPU: NCHW convolutions, attention on
 [B, H, L, D] views of [B, L, H*D] projections. Backward passes run autograd from a fresh forward
 each time; only the backward call is timed.
 
@@ -87,26 +91,40 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--serve", action="store_true", help="answer one case per stdin line")
+    parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    cases = json.load(sys.stdin)
-
-    results = []
-
-    def report(name, pass_, gflop, seconds):
-        results.append({"name": name, "pass": pass_, "gflop": gflop, "seconds": seconds})
-        print(f"  torch {name:24} {pass_:15} {seconds * 1e3:8.1f} ms  {gflop / seconds:7.1f} GFLOP/s",
-              file=sys.stderr, flush=True)
-
     runners = {"gemm": run_gemm, "conv": run_conv, "attention": run_attention}
-    for case in cases:
+
+    def run(case):
+        results = []
+
+        def report(name, pass_, gflop, seconds):
+            results.append({"name": name, "pass": pass_, "gflop": gflop, "seconds": seconds})
+            if not args.quiet:
+                print(f"  torch {name:24} {pass_:15} {seconds * 1e3:8.1f} ms  {gflop / seconds:7.1f} GFLOP/s",
+                      file=sys.stderr, flush=True)
+
         (kind, params), = case.items()  # Swift encodes enum cases as {"kind": {fields}}
         runners[kind](params, args.repeats, report)
+        return results
 
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-    json.dump({"version": torch.__version__, "threads": args.threads, "peak_rss_mib": peak,
+    if args.serve:
+        print(json.dumps({"version": torch.__version__, "threads": args.threads}), flush=True)
+        for line in sys.stdin:
+            if line.strip():
+                print(json.dumps({"results": run(json.loads(line)), "peak_rss_mib": peak_rss_mib()}), flush=True)
+        return
+
+    results = [r for case in json.load(sys.stdin) for r in run(case)]
+    json.dump({"version": torch.__version__, "threads": args.threads, "peak_rss_mib": peak_rss_mib(),
                "results": results}, sys.stdout)
+
+
+def peak_rss_mib():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
 if __name__ == "__main__":

@@ -258,12 +258,25 @@ func loadPartial8(_ p: UnsafePointer<Float>, _ count: Int, fill: Float) -> SIMD8
     return v
 }
 
+/// max(y, 0) without a compare: Swift's SIMD comparisons and pointwiseMin/Max are lowered
+/// lane by lane, while this stays in vector registers. Exact when y ≤ 0 (gives 0).
+@inline(__always)
+func relu8(_ y: SIMD8<Float>) -> SIMD8<Float> {
+    let magnitude = unsafeBitCast(unsafeBitCast(y, to: SIMD8<UInt32>.self) & 0x7FFF_FFFF, to: SIMD8<Float>.self)
+    return (y + magnitude) * 0.5
+}
+
+/// The row's maximum, up to rounding: a + relu(b - a) can differ from max(a, b) in the last
+/// bit. The softmax only needs a shift near the maximum (it cancels out exactly).
 func maxOfRow(_ row: UnsafePointer<Float>, count n: Int) -> Float {
-    var m = SIMD8<Float>(repeating: -.infinity)
-    var i = 0
-    while i + 8 <= n { m = pointwiseMax(m, load8(row + i)); i += 8 }
-    if i < n { m = pointwiseMax(m, loadPartial8(row + i, n - i, fill: -.infinity)) }
-    return m.max()
+    guard n >= 8 else { var m = row[0]; for i in 1..<n { m = max(m, row[i]) }; return m }
+    var m = load8(row)
+    var i = 8
+    while i + 8 <= n { m = m + relu8(load8(row + i) - m); i += 8 }
+    var best = m[0]
+    for l in 1..<8 { best = max(best, m[l]) }
+    while i < n { best = max(best, row[i]); i += 1 }
+    return best
 }
 
 /// row[j] = exp(row[j] - shift) in place; returns Σ_j of the new values.
@@ -303,13 +316,14 @@ func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count n: Int) -> 
     return total
 }
 
-/// e^x for 8 lanes, accurate to a few ulp over the float range (inputs clamped to
-/// [-87.3, 88.7]; below that the result is ~1e-38 rather than 0, which the softmax ignores).
+/// e^x for 8 finite lanes, accurate to a few ulp. Inputs are clamped to [-87.3, 88.7]: below
+/// that the result is ~1e-38 rather than 0, which a softmax ignores (-inf or NaN give NaN).
 /// Range reduction x = n·ln2 + r with |r| ≤ ln2/2, then a degree-6 polynomial for e^r (the
 /// classic Cephes expf coefficients) and 2^n built in the exponent bits.
 @inline(__always)
 func vectorExp(_ x: SIMD8<Float>) -> SIMD8<Float> {
-    let x = pointwiseMin(pointwiseMax(x, SIMD8(repeating: -87.3)), SIMD8(repeating: 88.7))
+    let low = x + relu8(SIMD8(repeating: -87.3) - x)
+    let x = low - relu8(low - 88.7)
     // Adding 1.5·2^23 rounds to the nearest integer and leaves it in the low mantissa bits.
     let shifter = SIMD8<Float>(repeating: 12582912)
     let t = x * 1.44269504088896341 + shifter
