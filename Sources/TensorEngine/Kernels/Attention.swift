@@ -316,14 +316,14 @@ func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count n: Int) -> 
     return total
 }
 
-/// e^x for 8 finite lanes, accurate to a few ulp. Inputs are clamped to [-87.3, 88.7]: below
+/// e^x for 8 finite lanes, accurate to a few ulp. Inputs are clamped to [-87.3, 88.3]: below
 /// that the result is ~1e-38 rather than 0, which a softmax ignores (-inf or NaN give NaN).
 /// Range reduction x = n·ln2 + r with |r| ≤ ln2/2, then a degree-6 polynomial for e^r (the
 /// classic Cephes expf coefficients) and 2^n built in the exponent bits.
 @inline(__always)
 func vectorExp(_ x: SIMD8<Float>) -> SIMD8<Float> {
     let low = x + relu8(SIMD8(repeating: -87.3) - x)
-    let x = low - relu8(low - 88.7)
+    let x = low - relu8(low - 88.3)
     // Adding 1.5·2^23 rounds to the nearest integer and leaves it in the low mantissa bits.
     let shifter = SIMD8<Float>(repeating: 12582912)
     let t = x * 1.44269504088896341 + shifter
