@@ -1,1 +1,0 @@
-// Stable Diffusion in Swift (DESIGN.md layer 3).
