@@ -73,14 +73,18 @@ struct SingleFileCheckpoint {
             depth.append(max(1, blocks.count))
             if !blocks.isEmpty {
                 let k = try require(attn + "transformer_blocks.0.attn2.to_k.weight", rank: 2)
-                if let crossDim, crossDim != k[1] {
-                    throw CheckpointError.unexpectedShape(path: path, name: attn + "transformer_blocks.0.attn2.to_k.weight", shape: k, expected: "[\(k[0]), \(crossDim)] like the other blocks")
-                }
-                crossDim = k[1]
+                crossDim = crossDim ?? k[1]
                 linear = try require(attn + "proj_in.weight").count == 2
             }
             let upAttn = names.contains { $0.hasPrefix("\(u)output_blocks.\((levels - 1 - b) * (L + 1)).1.") && !$0.contains(".1.conv.") }
             up.insert(upAttn ? "CrossAttnUpBlock2D" : "UpBlock2D", at: 0)
+        }
+        // Every cross-attention takes the same context width.
+        for name in names.sorted() where name.hasPrefix(u) && (name.hasSuffix("attn2.to_k.weight") || name.hasSuffix("attn2.to_v.weight")) {
+            let s = shape(name)!
+            if let crossDim, s.count != 2 || s[1] != crossDim {
+                throw CheckpointError.unexpectedShape(path: path, name: name, shape: s, expected: "[\(s[0]), \(crossDim)] (cross_attention_dim \(crossDim))")
+            }
         }
         let conv_in = try require("\(u)input_blocks.0.0.weight", rank: 4)
         let conv_out = try require("\(u)out.2.weight", rank: 4)
