@@ -49,10 +49,17 @@ public final class WeightReader: @unchecked Sendable {
     public let prefix: String
     private let log: UsedNames
 
-    final class UsedNames: @unchecked Sendable { var names = Set<String>() }
+    /// Shared by a reader and every reader scoped from it.
+    final class UsedNames: @unchecked Sendable {
+        var names = Set<String>()
+        var linears: [Linear] = []
+        var convs: [Conv2d] = []
+        let rootPrefix: String
+        init(rootPrefix: String) { self.rootPrefix = rootPrefix }
+    }
 
     public init(_ source: WeightSource, prefix: String = "") {
-        self.source = source; self.prefix = prefix; log = UsedNames()
+        self.source = source; self.prefix = prefix; log = UsedNames(rootPrefix: prefix)
     }
     private init(_ source: WeightSource, prefix: String, log: UsedNames) {
         self.source = source; self.prefix = prefix; self.log = log
@@ -70,6 +77,16 @@ public final class WeightReader: @unchecked Sendable {
 
     /// Names (full) read so far through this reader or any scoped from it.
     public var usedNames: Set<String> { log.names }
+    /// Every Linear / Conv2d built from this reader (or one scoped from it), in build order:
+    /// the layers a LoRA can attach to, by their full names.
+    public var linearLayers: [Linear] { log.linears }
+    public var convLayers: [Conv2d] { log.convs }
+    /// A layer's name relative to the model (the root reader's prefix removed): the name
+    /// adapters use, e.g. "down_blocks.0.attentions.0.transformer_blocks.0.attn1.to_q".
+    func layerName(_ name: String) -> String { String((prefix + name).dropFirst(log.rootPrefix.count)) }
+    func register(_ layer: Linear) { log.linears.append(layer) }
+    func register(_ layer: Conv2d) { log.convs.append(layer) }
+
     /// Source tensors no model read, sorted.
     public var unusedNames: [String] { source.tensorNames.filter { !log.names.contains($0) }.sorted() }
 

@@ -1,0 +1,66 @@
+import Testing
+import ModelIO
+import TensorEngine
+@testable import Diffusion
+
+/// The CLIP text encoder against transformers' CLIPTextModel on the tiny fixtures
+/// (rtol 1e-4, atol 1e-5).
+@Suite struct ModelTextEncoderTests {
+    @Test(arguments: TinyModel.names)
+    func hiddenStatesMatchTransformers(model: String) throws {
+        let tiny = TinyModel(name: model)
+        let encoder = try tiny.textEncoder()
+        let ref = try tiny.outputs("text_encoder")
+        let ids = try ref.floats("input_ids").map { Int($0) }
+        let batch = try ref.entry("input_ids").shape
+        let rows = (0..<batch[0]).map { Array(ids[$0 * batch[1] ..< ($0 + 1) * batch[1]]) }
+        let out = noGrad { encoder.encode(rows) }
+        expectClose(out.lastHiddenState.scalars, try ref.floats("last_hidden_state"), "\(model) last_hidden_state")
+        expectClose(out.penultimateHiddenState.scalars, try ref.floats("penultimate_hidden_state"), "\(model) hidden_states[-2]")
+        let normed = noGrad { encoder.finalLayerNorm(out.penultimateHiddenState) }
+        expectClose(normed.scalars, try ref.floats("penultimate_normed"), "\(model) final_layer_norm(hidden_states[-2])")
+        expectClose(out.pooled.scalars, try ref.floats("pooler_output"), "\(model) pooler_output")
+        #expect(out.lastHiddenState.shape == [batch[0], batch[1], try tiny.textConfig().hiddenSize])
+    }
+
+    /// Checkpoints before transformers 5 (and every SD checkpoint people download) name the
+    /// tensors "text_model.…": the same weights under that prefix give the same states.
+    @Test func acceptsTextModelPrefix() throws {
+        let tiny = TinyModel(name: "sd1-tiny")
+        let file = try tiny.weights("text_encoder", file: "model.safetensors")
+        var prefixed: [String: Tensor] = [:]
+        for name in file.tensorNames { prefixed["text_model." + name] = try file.tensor(named: name)! }
+        let eos = try tiny.config("text_encoder").int("eos_token_id")
+        let encoder = try CLIPTextModel(config: try tiny.textConfig(), weights: InMemoryWeights(prefixed), endOfTextTokenID: eos)
+        let ref = try tiny.outputs("text_encoder")
+        let ids = try ref.floats("input_ids").map { Int($0) }
+        let l = try ref.entry("input_ids").shape[1]
+        let out = noGrad { encoder.encode([Array(ids[0..<l]), Array(ids[l..<2 * l])]) }
+        expectClose(out.lastHiddenState.scalars, try ref.floats("last_hidden_state"), "prefixed last_hidden_state")
+        #expect(encoder.linearLayers.map(\.name).contains("encoder.layers.0.self_attn.q_proj"))
+        #expect(encoder.linearLayers.count == 6 * (try tiny.textConfig().numHiddenLayers))
+    }
+
+    /// Gradients reach the token embeddings through the causal attention (textual inversion),
+    /// and checkpointing each layer gives the same gradients.
+    @Test func gradientsWithAndWithoutCheckpointing() throws {
+        let tiny = TinyModel(name: "sd2-tiny")
+        let encoder = try tiny.textEncoder()
+        let ids = [[512] + Array(40..<50) + [513] + [Int](repeating: 0, count: 8)]
+        var grads: [[Float]] = []
+        for checkpointing in [false, true] {
+            encoder.gradientCheckpointing = checkpointing
+            let embeddings = noGrad { encoder.embed(ids) }.copy()
+            embeddings.requiresGrad = true
+            let out = encoder.encode(tokenEmbeddings: embeddings, ids: ids).lastHiddenState
+            let weights = Tensor((0..<out.count).map { Float(($0 * 7919) % 13) / 13 - 0.5 }, shape: out.shape)
+            mean(out * weights).backward()
+            grads.append(try #require(embeddings.grad).scalars)
+        }
+        #expect(grads[0].contains { $0 != 0 })
+        expectClose(grads[1], grads[0], rtol: 1e-5, atol: 1e-7, "checkpointed gradient")
+        // Causal: the last tokens (padding after the end) do not influence earlier positions,
+        // but every position gets some gradient from its own output.
+        #expect(grads[0].suffix(32).contains { $0 != 0 })
+    }
+}
