@@ -18,12 +18,14 @@ public final class CheckpointWeights: WeightSource, @unchecked Sendable {
         self.recipes = recipes
     }
 
-    /// The text encoder's names without transformers' `text_model.` level (how transformers ≥ 5.6
-    /// names a CLIPTextModel's tensors). Requests with the prefix resolve too: checkpoints people
-    /// download, and code written against transformers 4, use `text_model.…`.
+    /// diffusers names; the text encoder's without transformers' `text_model.` level (how
+    /// transformers ≥ 5.6 names a CLIPTextModel's tensors), whatever the file used.
+    /// `tensor(named:)` also answers `text_model.…` (code written against transformers 4), but
+    /// `contains` only the names listed here, so a model that probes for the prefix reads the
+    /// listed names and its unused-tensor report stays exact.
     public var tensorNames: [String] { Array(recipes.keys) }
 
-    public func contains(_ name: String) -> Bool { resolve(name) != nil }
+    public func contains(_ name: String) -> Bool { recipes[name] != nil }
 
     /// The stored shape after the transform (nil when absent), without reading data.
     public func shape(of name: String) -> [Int]? {

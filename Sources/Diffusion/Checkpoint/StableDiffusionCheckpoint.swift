@@ -27,6 +27,10 @@ public final class StableDiffusionCheckpoint: @unchecked Sendable {
     /// The folder with vocab.json and merges.txt (diffusers folders); nil for single files,
     /// which carry no tokenizer: SD 1.x and 2.x both use CLIP's BPE vocabulary.
     public let tokenizerFolder: String?
+    /// The text encoder config's eos_token_id, where the pooled output is read (transformers
+    /// semantics): nil for single files (CLIP's 49407 applies) and for old configs that say 2,
+    /// which transformers treats as "take the highest id".
+    public let endOfTextTokenID: Int?
     private let components: [CheckpointComponent: CheckpointWeights]
 
     public func weights(_ c: CheckpointComponent) -> CheckpointWeights { components[c]! }
@@ -35,9 +39,9 @@ public final class StableDiffusionCheckpoint: @unchecked Sendable {
     public var textEncoderWeights: CheckpointWeights { weights(.textEncoder) }
 
     private init(path: String, format: Format, unet: UNetConfig, vae: VAEConfig, text: CLIPTextConfig,
-                 scheduler: SchedulerConfig, tokenizer: String?, components: [CheckpointComponent: CheckpointWeights]) {
+                 scheduler: SchedulerConfig, tokenizer: String?, endOfText: Int?, components: [CheckpointComponent: CheckpointWeights]) {
         self.path = path; self.format = format; unetConfig = unet; vaeConfig = vae; textEncoderConfig = text
-        schedulerConfig = scheduler; tokenizerFolder = tokenizer; self.components = components
+        schedulerConfig = scheduler; tokenizerFolder = tokenizer; endOfTextTokenID = endOfText; self.components = components
     }
 
     /// Opens a diffusers folder or a single `.safetensors` file. Pickle files are refused.
@@ -55,7 +59,7 @@ public final class StableDiffusionCheckpoint: @unchecked Sendable {
         let single = try SingleFileCheckpoint(path: path, options: options)
         return StableDiffusionCheckpoint(path: path, format: .singleFile(family: single.family == .sd1 ? .sd1 : .sd2),
                                          unet: single.unet, vae: single.vae, text: single.textEncoder, scheduler: single.scheduler,
-                                         tokenizer: nil, components: single.weights)
+                                         tokenizer: nil, endOfText: nil, components: single.weights)
     }
 
     private static func openFolder(_ folder: String, options: CheckpointOptions) throws -> StableDiffusionCheckpoint {
@@ -72,7 +76,10 @@ public final class StableDiffusionCheckpoint: @unchecked Sendable {
         }
         var unet = try UNetConfig(contentsOf: config("unet"))
         let vae = try VAEConfig(contentsOf: config("vae"))
-        let text = try CLIPTextConfig(contentsOf: config("text_encoder"))
+        let textConfigPath = try config("text_encoder")
+        let text = try CLIPTextConfig(contentsOf: textConfigPath)
+        var eos: Int?
+        if case .object(let o) = try JSONValue.read(textConfigPath), case .number(let id)? = o["eos_token_id"], id != 2 { eos = Int(id) }
         var scheduler = try SchedulerConfig(contentsOf: config("scheduler", "scheduler_config.json"))
         if let p = options.predictionType { scheduler.predictionType = p }
         if let u = options.upcastAttention { unet.upcastAttention = u }
@@ -82,7 +89,7 @@ public final class StableDiffusionCheckpoint: @unchecked Sendable {
         }
         let tokenizer = fm.fileExists(atPath: sub("tokenizer", "vocab.json")) ? sub("tokenizer") : nil
         return StableDiffusionCheckpoint(path: folder, format: .diffusersFolder, unet: unet, vae: vae, text: text,
-                                         scheduler: scheduler, tokenizer: tokenizer, components: components)
+                                         scheduler: scheduler, tokenizer: tokenizer, endOfText: eos, components: components)
     }
 
     /// A PyTorch pickle by content, whatever its name: a zip archive (torch.save since 1.6) or
