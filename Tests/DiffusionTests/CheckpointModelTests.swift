@@ -78,9 +78,11 @@ func runModels(_ ckpt: StableDiffusionCheckpoint, tiny: TinyModel, weights: [Che
         var same: [CheckpointComponent: WeightSource] = [:]
         for c in CheckpointComponent.allCases { same[c] = try rounded(folder.weights(c), dtype) }
         let b = try runModels(folder, tiny: tiny, weights: same, unread: &ignored)
-        expectClose(a.unet, b.unet, rtol: 1e-6, atol: 1e-7, "\(file) UNet output")
-        expectClose(a.text, b.text, rtol: 1e-6, atol: 1e-7, "\(file) last_hidden_state")
-        expectClose(a.decoded, b.decoded, rtol: 1e-6, atol: 1e-7, "\(file) decoded image")
+        // Same weights, same network: only float32 summation order may differ (threads split
+        // reductions by the machine's load), so the model tolerance applies.
+        expectClose(a.unet, b.unet, rtol: modelRtol, atol: modelAtol, "\(file) UNet output")
+        expectClose(a.text, b.text, rtol: modelRtol, atol: modelAtol, "\(file) last_hidden_state")
+        expectClose(a.decoded, b.decoded, rtol: modelRtol, atol: modelAtol, "\(file) decoded image")
         // And, through 16-bit weights, still close to diffusers' float32 model.
         expectClose(a.unet, try tiny.outputs("unet").floats("out"), rtol: 0.05, atol: 0.05, "\(file) UNet vs diffusers")
     }
