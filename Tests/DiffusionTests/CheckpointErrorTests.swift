@@ -192,3 +192,42 @@ import Testing
         #expect(CheckpointNames.diffusersName("text_model.final_layer_norm.bias", component: .textEncoder) == "final_layer_norm.bias")
     }
 }
+
+@Suite struct CheckpointTensorReadingTests {
+    /// safetensors aligns only the data section: a float32 tensor after an odd number of
+    /// 16-bit values cannot be wrapped in place and is copied instead.
+    @Test func misalignedFloat32IsCopiedAndHalfIsWidened() throws {
+        let dir = try CheckpointFixtures.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var w = SafeTensorsWriter()
+        w.add("a_half", shape: [3], values: [1, -2, 0.5], dtype: .f16)
+        w.add("b_float", shape: [2, 2], values: [1, 2, 3, 4])
+        w.add("c_bf16", shape: [2], values: [3.5, -1], dtype: .bf16)
+        try w.write(to: dir + "/t.safetensors")
+        let files = try TensorFiles(path: dir + "/t.safetensors")
+        let f = try TensorFiles.load(files.tensors["b_float"]!)
+        #expect(f.scalars == [1, 2, 3, 4] && f.shape == [2, 2])
+        #expect(f.storage.isWritable)   // a copy: the mapped bytes were not 4-aligned
+        #expect(try TensorFiles.load(files.tensors["a_half"]!).scalars == [1, -2, 0.5])
+        #expect(try TensorFiles.load(files.tensors["c_bf16"]!).scalars == [3.5, -1])
+        #expect(try TensorFiles.load(files.tensors["b_float"]!, rows: 1..<2).scalars == [3, 4])
+    }
+
+    /// A diffusers folder is not checked tensor by tensor at open; the model building from it
+    /// names the missing parameter.
+    @Test func missingTensorInAFolderIsNamedByTheModel() throws {
+        let dir = try CheckpointFixtures.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let folder = dir + "/pipeline"
+        try CheckpointFixtures.copy(CheckpointFixtures.model("sd1-tiny"), to: folder)
+        let unetFile = folder + "/unet/diffusion_pytorch_model.safetensors"
+        try CheckpointFixtures.rewrite(CheckpointFixtures.model("sd1-tiny/unet/diffusion_pytorch_model.safetensors"), to: unetFile + ".new") {
+            $0["mid_block.attentions.0.proj_out.weight"] = nil
+        }
+        try FileManager.default.removeItem(atPath: unetFile)
+        try FileManager.default.moveItem(atPath: unetFile + ".new", toPath: unetFile)
+        let ckpt = try StableDiffusionCheckpoint.open(folder)
+        let text = errorText { _ = try UNet2DConditionModel(config: ckpt.unetConfig, weights: ckpt.unetWeights) }
+        #expect(text?.contains("no tensor mid_block.attentions.0.proj_out.weight") == true, "\(text ?? "no error")")
+    }
+}
