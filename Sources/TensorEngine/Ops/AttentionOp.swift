@@ -16,7 +16,7 @@ public func attention(q: Tensor, k: Tensor, v: Tensor, heads: Int, scale: Float?
     let y = Tensor(uninitializedShape: q.shape)
     let logSumExp = Tensor(uninitializedShape: [s.batch, heads, s.queryLength])
     attentionForward(s, q: q.data, k: k.data, v: v.data, out: y.data, logSumExp: logSumExp.data)
-    return y.recorded("attention", inputs: [q, k, v]) { ctx in
+    return y.recorded("attention", inputs: [q, k, v], savesOutput: true) { ctx in
         // The kernel produces all three gradients (accumulating); unneeded ones are dropped.
         let dq = Tensor(zeros: q.shape), dk = Tensor(zeros: k.shape), dv = Tensor(zeros: v.shape)
         attentionBackward(s, q: q.data, k: k.data, v: v.data, out: ctx.output.data, logSumExp: logSumExp.data,

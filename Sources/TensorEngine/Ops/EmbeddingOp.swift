@@ -9,8 +9,9 @@ public func embedding(_ table: Tensor, ids: [Int]) -> Tensor {
     for id in ids { precondition(id >= 0 && id < v, "embedding id \(id) outside a table of \(v) rows") }
     let y = Tensor(uninitializedShape: [ids.count, d])
     embeddingForward(table.data, ids: ids, d: d, y.data)
+    let tableShape = table.shape
     return y.recorded("embedding", inputs: [table]) { ctx in
-        let dt = Tensor(zeros: table.shape)
+        let dt = Tensor(zeros: tableShape)
         embeddingBackward(ctx.gradOutput.data, ids: ids, d: d, dt.data)
         return [dt]
     }
