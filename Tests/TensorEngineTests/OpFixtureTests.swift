@@ -135,6 +135,21 @@ private func checkOp(_ name: String, inputs: [String], nhwc: Bool = false, rtol:
         }
     }
 
+    /// Textual inversion: a frozen vocabulary plus trainable appended rows. Same values as one
+    /// big table; the gradient reaches only the appended rows.
+    @Test func appendedTrainableRows() throws {
+        let f = try opFixture("embedding")
+        let full = try f.tensor("table")                       // [10, 4]: treat rows 7..<10 as appended
+        let vocab = Tensor(Array(full.scalars[0..<28]), shape: [7, 4])
+        let added = Tensor(Array(full.scalars[28...]), shape: [3, 4]); added.requiresGrad = true
+        let ids = try f.meta("ids").split(separator: ",").map { Int($0)! }
+        let y = embedding(vocab, appended: added, ids: ids)
+        expectClose(y.scalars, try f.floats("out"), "lookup across both tables")
+        y.backward(gradient: try f.tensor("grad_out"))
+        expectClose(added.grad!.scalars, Array(try f.floats("grad_table")[28...]), "appended rows' gradient")
+        #expect(vocab.grad == nil)
+    }
+
     /// sin/cos of arguments up to 999 in float32: atol 2e-5.
     @Test(arguments: ["timestep_embedding_sd", "timestep_embedding_odd"])
     func sinusoidalTimestepEmbedding(name: String) throws {
