@@ -101,7 +101,14 @@ private func checkOp(_ name: String, inputs: [String], nhwc: Bool = false, rtol:
         }
     }
 
-    @Test(arguments: ["layer_norm", "layer_norm_3d"])
+    /// SD's 32 groups with SiLU fused, over 8x8 positions: rtol 1e-4, atol 1e-5.
+    @Test func groupNormThirtyTwoGroupsSiLU() throws {
+        try checkOp("group_norm_32_groups", inputs: ["x", "weight", "bias"], nhwc: true, rtol: 1e-4, atol: 1e-5) {
+            groupNorm($0[0], groups: 32, weight: $0[1], bias: $0[2], eps: 1e-5, silu: true)
+        }
+    }
+
+    @Test(arguments: ["layer_norm", "layer_norm_3d", "layer_norm_320"])
     func layerNormLastDimension(name: String) throws {
         try checkOp(name, inputs: ["x", "weight", "bias"], rtol: 1e-4, atol: 1e-5) {
             layerNorm($0[0], weight: $0[1], bias: $0[2], eps: 1e-5)
