@@ -18,10 +18,13 @@
 //         }
 //     }
 //
-// Anything the backward needs (inputs, saved statistics) is captured by the closure and freed
-// with it; the op's own output is `ctx.output` (capturing `y` would make a cycle). After
-// `backward()` every node on the path drops its closure, so saved activations are released as
-// soon as they are used, and a graph can be differentiated once.
+// Memory: the graph links nodes to nodes, not tensors to tensors, so recording keeps no
+// activation alive by itself. Only what a backward closure captures is kept (the input of
+// SiLU, the x of a linear layer — never the output of a residual add), plus, for ops that
+// ask (`savesOutput: true`, e.g. softmax), their output, read back as `ctx.output`; capturing
+// the output tensor itself would make a cycle. Capture shapes, not tensors, when only the
+// shape is needed. After `backward()` every node on the path drops its closure, so saved
+// activations are released as soon as they are used, and a graph can be differentiated once.
 //
 // Gradient checkpointing: `checkpoint(inputs) { inputs in ... }` runs a block without recording
 // its inner ops (their activations are freed at once) and records one node; its backward
@@ -32,28 +35,54 @@
 // Recording state lives in a task-local, so concurrent tests or tasks do not see each other's
 // `noGrad` or checkpoint blocks.
 
-/// One recorded op.
+/// Where an op's input came from, as far as gradients are concerned.
+enum GradInput {
+    /// The output of a recorded op.
+    case node(GradNode)
+    /// A trainable leaf (a parameter): its gradient accumulates into `grad`.
+    case leaf(Tensor)
+    /// Needs no gradient.
+    case constant
+
+    init(_ t: Tensor) {
+        if let n = t.gradNode { self = .node(n) } else if t.requiresGrad { self = .leaf(t) } else { self = .constant }
+    }
+
+    var needsGrad: Bool { if case .constant = self { return false } else { return true } }
+}
+
+/// One recorded op: the producer of one tensor.
 final class GradNode {
     let name: String
-    var inputs: [Tensor]
+    /// The output's shape (its gradient must have it).
+    let shape: [Int]
+    var inputs: [GradInput]
     var backward: ((BackwardContext) -> [Tensor?])?
+    /// The output's values, kept only for ops that asked (`savesOutput`).
+    var savedOutput: TensorStorage?
     /// The checkpoint recomputation this node was created in (nil: the outer graph).
     let scope: RecomputeScope?
 
-    init(name: String, inputs: [Tensor], scope: RecomputeScope?, backward: @escaping (BackwardContext) -> [Tensor?]) {
-        self.name = name; self.inputs = inputs; self.scope = scope; self.backward = backward
+    init(name: String, shape: [Int], inputs: [GradInput], savedOutput: TensorStorage?, scope: RecomputeScope?,
+         backward: @escaping (BackwardContext) -> [Tensor?]) {
+        self.name = name; self.shape = shape; self.inputs = inputs; self.savedOutput = savedOutput
+        self.scope = scope; self.backward = backward
     }
 
-    func release() { inputs = []; backward = nil }
+    func release() { inputs = []; backward = nil; savedOutput = nil }
 }
 
 /// What a backward closure receives.
 public struct BackwardContext {
     /// dLoss/dOutput, same shape as the output.
     public let gradOutput: Tensor
-    /// The op's output values (for ops whose derivative is cheapest from them: softmax, …).
-    public let output: Tensor
+    let savedOutput: Tensor?
     let needs: [Bool]
+    /// The op's output values; only for ops recorded with `savesOutput: true`.
+    public var output: Tensor {
+        guard let savedOutput else { preconditionFailure("ctx.output needs the op to be recorded with savesOutput: true") }
+        return savedOutput
+    }
     /// Whether input `i` needs a gradient; return nil for it when it does not.
     public func needsGrad(_ i: Int) -> Bool { needs[i] }
 }
@@ -88,15 +117,18 @@ extension Tensor {
     /// Attaches a backward closure to `self`, the freshly computed output of an op with the
     /// given inputs, when recording and some input requires a gradient. Returns `self`.
     /// `backward` returns one gradient per input, each of that input's shape (or nil when
-    /// `ctx.needsGrad(i)` is false).
-    public func recorded(_ name: String, inputs: [Tensor], backward: @escaping (BackwardContext) -> [Tensor?]) -> Tensor {
+    /// `ctx.needsGrad(i)` is false). `savesOutput` keeps this output's values for
+    /// `ctx.output`.
+    public func recorded(_ name: String, inputs: [Tensor], savesOutput: Bool = false,
+                         backward: @escaping (BackwardContext) -> [Tensor?]) -> Tensor {
         precondition(gradNode == nil && !requiresGrad, "\(name): output already belongs to a graph")
         guard inputs.contains(where: { $0.requiresGrad }) else { return self }
         switch Autograd.state {
         case .off(let probe):
             probe?.sawTrainableInput = true
         case .on(let scope):
-            gradNode = GradNode(name: name, inputs: inputs, scope: scope, backward: backward)
+            gradNode = GradNode(name: name, shape: shape, inputs: inputs.map(GradInput.init),
+                                savedOutput: savesOutput ? storage : nil, scope: scope, backward: backward)
         }
         return self
     }
@@ -115,38 +147,43 @@ extension Tensor {
     }
 }
 
+/// Adds `g` into a trainable leaf's `grad`. The first gradient is copied: `grad` outlives the
+/// pass and must not share storage with another tensor's gradient.
+func accumulateLeafGradient(_ g: Tensor, into leaf: Tensor) {
+    precondition(g.shape == leaf.shape, "gradient of shape \(g.shape) for a tensor of shape \(leaf.shape)")
+    if let existing = leaf.grad { addInPlace(existing, g) } else { leaf.grad = g.copy() }
+}
+
 /// The backward pass: topological order over the nodes reachable from `root`, then each node's
 /// closure in reverse order. Intermediate gradients are dropped as soon as they are consumed.
 /// In a checkpoint recomputation (`scope` non-nil) only nodes of that recomputation are visited.
 func runBackward(from root: Tensor, gradient: Tensor, scope: RecomputeScope?) {
-    guard root.requiresGrad else { return }
-
-    // Iterative post-order DFS over tensors with nodes.
-    var order: [Tensor] = []
-    var visited = Set<ObjectIdentifier>()
-    var stack: [(Tensor, Bool)] = [(root, false)]
-    while let (t, expanded) = stack.popLast() {
-        if expanded { order.append(t); continue }
-        guard let node = t.gradNode, visited.insert(ObjectIdentifier(t)).inserted else { continue }
-        precondition(node.backward != nil, "backward through '\(node.name)' a second time: its graph was already released")
-        precondition(node.scope === scope, "a checkpointed block used a non-leaf tensor from outside it; pass that tensor in the checkpoint's inputs")
-        stack.append((t, true))
-        for input in node.inputs where input.gradNode != nil { stack.append((input, false)) }
+    guard let rootNode = root.gradNode else {
+        if root.requiresGrad { accumulateLeafGradient(gradient, into: root) }
+        return
     }
 
-    var grads: [ObjectIdentifier: Tensor] = [ObjectIdentifier(root): gradient]
+    // Iterative post-order DFS over nodes.
+    var order: [GradNode] = []
+    var visited = Set<ObjectIdentifier>()
+    var stack: [(GradNode, Bool)] = [(rootNode, false)]
+    while let (node, expanded) = stack.popLast() {
+        if expanded { order.append(node); continue }
+        guard visited.insert(ObjectIdentifier(node)).inserted else { continue }
+        precondition(node.backward != nil, "backward through '\(node.name)' a second time: its graph was already released")
+        precondition(node.scope === scope, "a checkpointed block used a non-leaf tensor from outside it; pass that tensor in the checkpoint's inputs")
+        stack.append((node, true))
+        for case .node(let input) in node.inputs { stack.append((input, false)) }
+    }
+
+    var grads: [ObjectIdentifier: Tensor] = [ObjectIdentifier(rootNode): gradient]
     // Gradients we allocated while summing, so further contributions can be added in place.
     // Others may be shared (e.g. add() passes one gradient to both inputs) and are not mutated.
     var owned = Set<ObjectIdentifier>()
 
-    func accumulate(_ g: Tensor, into t: Tensor) {
-        precondition(g.shape == t.shape, "gradient of shape \(g.shape) for a tensor of shape \(t.shape)")
-        if t.gradNode == nil {
-            // A trainable leaf: its .grad outlives this pass, so it must not share storage.
-            if let existing = t.grad { addInPlace(existing, g) } else { t.grad = g.copy() }
-            return
-        }
-        let key = ObjectIdentifier(t)
+    func accumulate(_ g: Tensor, into node: GradNode) {
+        precondition(g.shape == node.shape, "\(node.name): gradient of shape \(g.shape) for an output of shape \(node.shape)")
+        let key = ObjectIdentifier(node)
         if let existing = grads[key] {
             if owned.contains(key) { addInPlace(existing, g) } else {
                 let sum = existing.copy(); addInPlace(sum, g)
@@ -157,21 +194,27 @@ func runBackward(from root: Tensor, gradient: Tensor, scope: RecomputeScope?) {
         }
     }
 
-    for t in order.reversed() {
-        let node = t.gradNode!
-        guard let g = grads.removeValue(forKey: ObjectIdentifier(t)), let backward = node.backward else {
+    for node in order.reversed() {
+        guard let g = grads.removeValue(forKey: ObjectIdentifier(node)), let backward = node.backward else {
             node.release(); continue
         }
-        let needs = node.inputs.map(\.requiresGrad)
-        let inputGrads = backward(BackwardContext(gradOutput: g, output: t, needs: needs))
+        let needs = node.inputs.map(\.needsGrad)
+        let output = node.savedOutput.map { Tensor(shape: node.shape, storage: $0) }
+        let inputGrads = backward(BackwardContext(gradOutput: g, savedOutput: output, needs: needs))
         precondition(inputGrads.count == node.inputs.count, "\(node.name): backward returned \(inputGrads.count) gradients for \(node.inputs.count) inputs")
-        for (input, ig) in zip(node.inputs, inputGrads) where input.requiresGrad {
-            guard let ig else { preconditionFailure("\(node.name): no gradient for an input that requires one") }
-            accumulate(ig, into: input)
+        for (input, ig) in zip(node.inputs, inputGrads) {
+            switch input {
+            case .constant: continue
+            case .node(let producer):
+                guard let ig else { preconditionFailure("\(node.name): no gradient for an input that requires one") }
+                accumulate(ig, into: producer)
+            case .leaf(let leaf):
+                guard let ig else { preconditionFailure("\(node.name): no gradient for an input that requires one") }
+                accumulateLeafGradient(ig, into: leaf)
+            }
         }
         node.release()
     }
-    if root.gradNode == nil { accumulate(gradient, into: root) }
 }
 
 /// a += b elementwise (same shape).

@@ -82,6 +82,32 @@ public struct PhiloxRandom: Sendable {
         return t
     }
 
+    /// Fills `n` floats uniformly in [low, high) (e.g. PEFT's LoRA A initialisation,
+    /// kaiming-uniform with a = √5: bound = 1/√fan_in). Consumes ⌈n/4⌉ blocks.
+    public mutating func fillUniform(_ out: UnsafeMutablePointer<Float>, count n: Int, low: Float, high: Float) {
+        let blocks = (n + 3) / 4
+        let seed = state.seed, base = state.counter
+        let width = high - low
+        parallelChunks(blocks, minimumPerThread: 4096) { r in
+            for blk in r {
+                let (a, b, c, d) = PhiloxRandom.block(seed: seed, index: base &+ UInt64(blk))
+                let i = blk * 4
+                @inline(__always) func unit(_ w: UInt32) -> Float { Float(w >> 8) * (1.0 / 16_777_216.0) }
+                out[i] = low + width * unit(a)
+                if i + 1 < n { out[i + 1] = low + width * unit(b) }
+                if i + 2 < n { out[i + 2] = low + width * unit(c) }
+                if i + 3 < n { out[i + 3] = low + width * unit(d) }
+            }
+        }
+        state.counter &+= UInt64(blocks)
+    }
+
+    public mutating func uniform(shape: [Int], low: Float = 0, high: Float = 1) -> Tensor {
+        let t = Tensor(uninitializedShape: shape)
+        fillUniform(t.data, count: t.count, low: low, high: high)
+        return t
+    }
+
     /// A uniform float in [0, 1) (one block).
     public mutating func nextUniform() -> Float {
         let (a, _, _, _) = PhiloxRandom.block(seed: state.seed, index: state.counter)

@@ -112,4 +112,25 @@ import Testing
         #expect(x.grad!.shape == [2, 3])
         #expect(x.grad!.scalars == [1, 2, 1, 2, 1, 2])
     }
+
+    /// The graph links nodes, not tensors: a sum's inputs are freed once the caller drops
+    /// them; an op that needs its input (SiLU) keeps it until backward.
+    @Test func recordingKeepsOnlyWhatBackwardNeeds() {
+        let x = Tensor(zeros: [4]); x.requiresGrad = true
+        let c = Tensor(repeating: 1, shape: [4])
+        weak var sumInput: TensorStorage?
+        weak var siluInput: TensorStorage?
+        let out: Tensor = {
+            let t = x + c
+            sumInput = t.storage
+            let u = t + c
+            siluInput = u.storage
+            return silu(u) + c
+        }()
+        #expect(sumInput == nil)
+        #expect(siluInput != nil)
+        out.backward(gradient: Tensor(repeating: 1, shape: [4]))
+        #expect(siluInput == nil)   // released with the graph after backward
+        #expect(x.grad != nil)
+    }
 }

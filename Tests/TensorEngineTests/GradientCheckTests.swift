@@ -6,7 +6,7 @@ import TensorEngine
 // h = 1e-2 have O(h²) truncation and ~1e-5·|L|/h rounding error, so the tolerance is
 // |analytic − numeric| ≤ 2e-3 + 2e-2·|numeric|.
 
-private func gradientCheck(_ shapes: [[Int]], seed: UInt64, h: Float = 1e-2, sourceLocation: SourceLocation = #_sourceLocation,
+func gradientCheck(_ shapes: [[Int]], seed: UInt64, h: Float = 1e-2, sourceLocation: SourceLocation = #_sourceLocation,
                            _ f: ([Tensor]) -> Tensor) {
     var rng = PhiloxRandom(seed: seed)
     let inputs = shapes.map { s -> Tensor in let t = rng.normal(shape: s); t.requiresGrad = true; return t }

@@ -101,7 +101,14 @@ private func checkOp(_ name: String, inputs: [String], nhwc: Bool = false, rtol:
         }
     }
 
-    @Test(arguments: ["layer_norm", "layer_norm_3d"])
+    /// SD's 32 groups with SiLU fused, over 8x8 positions: rtol 1e-4, atol 1e-5.
+    @Test func groupNormThirtyTwoGroupsSiLU() throws {
+        try checkOp("group_norm_32_groups", inputs: ["x", "weight", "bias"], nhwc: true, rtol: 1e-4, atol: 1e-5) {
+            groupNorm($0[0], groups: 32, weight: $0[1], bias: $0[2], eps: 1e-5, silu: true)
+        }
+    }
+
+    @Test(arguments: ["layer_norm", "layer_norm_3d", "layer_norm_320"])
     func layerNormLastDimension(name: String) throws {
         try checkOp(name, inputs: ["x", "weight", "bias"], rtol: 1e-4, atol: 1e-5) {
             layerNorm($0[0], weight: $0[1], bias: $0[2], eps: 1e-5)
@@ -133,6 +140,21 @@ private func checkOp(_ name: String, inputs: [String], nhwc: Bool = false, rtol:
         for row in 0..<table.shape[0] where !ids.contains(row) {
             #expect(table.grad!.scalars[(row * d)..<(row * d + d)].allSatisfy { $0 == 0 })
         }
+    }
+
+    /// Textual inversion: a frozen vocabulary plus trainable appended rows. Same values as one
+    /// big table; the gradient reaches only the appended rows.
+    @Test func appendedTrainableRows() throws {
+        let f = try opFixture("embedding")
+        let full = try f.tensor("table")                       // [10, 4]: treat rows 7..<10 as appended
+        let vocab = Tensor(Array(full.scalars[0..<28]), shape: [7, 4])
+        let added = Tensor(Array(full.scalars[28...]), shape: [3, 4]); added.requiresGrad = true
+        let ids = try f.meta("ids").split(separator: ",").map { Int($0)! }
+        let y = embedding(vocab, appended: added, ids: ids)
+        expectClose(y.scalars, try f.floats("out"), "lookup across both tables")
+        y.backward(gradient: try f.tensor("grad_out"))
+        expectClose(added.grad!.scalars, Array(try f.floats("grad_table")[28...]), "appended rows' gradient")
+        #expect(vocab.grad == nil)
     }
 
     /// sin/cos of arguments up to 999 in float32: atol 2e-5.

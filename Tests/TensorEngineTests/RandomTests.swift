@@ -33,6 +33,15 @@ import Testing
         #expect(x.allSatisfy { $0.isFinite })
     }
 
+    @Test func uniformStaysInRangeAndCoversIt() {
+        var rng = PhiloxRandom(seed: 5)
+        let u = rng.uniform(shape: [10_001], low: -0.5, high: 0.25).scalars
+        #expect(u.allSatisfy { $0 >= -0.5 && $0 < 0.25 })
+        #expect(u.min()! < -0.49 && u.max()! > 0.24)
+        let m = u.reduce(0.0) { $0 + Double($1) } / Double(u.count)
+        #expect(abs(m - -0.125) < 0.01)
+    }
+
     @Test func integersAndShuffleStayInRange() {
         var rng = PhiloxRandom(seed: 3)
         let draws = (0..<1000).map { _ in rng.nextInt(below: 1000) }

@@ -62,3 +62,15 @@ import TensorEngine
         #expect(second.data == address)
     }
 }
+
+@Suite struct HalfTensorTests {
+    @Test(arguments: [HalfTensor.Format.float16, .bfloat16])
+    func narrowsAndWidensLikePyTorch(format: HalfTensor.Format) {
+        let values: [Float] = [0, 1, -2.5, 0.1, 3.14159, 65504, 1e-3, -7.0e-5]
+        let h = HalfTensor(Tensor(values, shape: [2, 4]), format: format)
+        let w = h.widened()
+        #expect(w.shape == [2, 4])
+        let expected: [Float] = format == .float16 ? values.map { Float(Float16($0)) } : values.map { Float(bitPattern: UInt32(bfloat16Bits($0)) << 16) }
+        #expect(w.scalars == expected)
+    }
+}

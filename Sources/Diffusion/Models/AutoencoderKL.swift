@@ -83,6 +83,10 @@ public final class AutoencoderKL: @unchecked Sendable {
     let decConvOut: Conv2d
     /// Recompute each resnet in backward (for training through the decoder).
     public var gradientCheckpointing = false
+    /// Every parameter by name relative to the model (conv weights in engine layout).
+    public let parameters: [String: Tensor]
+    /// Tensors of the weight source this model did not use (sorted): a loader reports them.
+    public let unusedTensorNames: [String]
 
     public init(config c: VAEConfig, weights source: WeightSource) throws {
         try c.validate()
@@ -122,6 +126,8 @@ public final class AutoencoderKL: @unchecked Sendable {
         }
         decNormOut = try GroupNorm(d, "conv_norm_out", channels: ch[0], groups: g, eps: 1e-6)
         decConvOut = try Conv2d(d, "conv_out", in: ch[0], out: c.outChannels, kernel: 3, padding: 1)
+        parameters = w.parameters
+        unusedTensorNames = w.unusedNames
     }
 
     /// Images [N, H, W, 3] in [-1, 1] (H, W multiples of `config.downscale`) → the latent

@@ -53,7 +53,7 @@ public final class Attention: @unchecked Sendable {
     /// x [B, L, C], context [B, Lc, Cc] → [B, L, C].
     func callAsFunction(_ x: Tensor, context: Tensor? = nil) -> Tensor {
         let c = context ?? x
-        return toOut(attention(toQ(x), toK(c), toV(c), heads: heads))
+        return toOut(attention(q: toQ(x), k: toK(c), v: toV(c), heads: heads))
     }
 }
 

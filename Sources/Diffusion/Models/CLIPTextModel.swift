@@ -33,6 +33,10 @@ public final class CLIPTextModel: @unchecked Sendable {
     public var gradientCheckpointing = false
     /// Every linear layer by name ("encoder.layers.0.self_attn.q_proj", …), for LoRA.
     public let linearLayers: [Linear]
+    /// Every parameter by name relative to the model (conv weights in engine layout).
+    public let parameters: [String: Tensor]
+    /// Tensors of the weight source this model did not use (sorted): a loader reports them.
+    public let unusedTensorNames: [String]
 
     public init(config: CLIPTextConfig, weights source: WeightSource, endOfTextTokenID: Int? = 49407) throws {
         try config.validate()
@@ -45,6 +49,8 @@ public final class CLIPTextModel: @unchecked Sendable {
         finalLayerNorm = try LayerNorm(root, "final_layer_norm", dim: d, eps: config.layerNormEps)
         self.endOfTextTokenID = endOfTextTokenID
         linearLayers = root.linearLayers
+        parameters = root.parameters
+        unusedTensorNames = root.unusedNames
     }
 
     /// Token embeddings for ids [B][L]: [B, L, D]. Textual inversion swaps rows of this

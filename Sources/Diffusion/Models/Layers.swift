@@ -1,8 +1,10 @@
 // The parameterised layers the networks are made of. Linear and Conv2d are classes with a
 // settable `lora`: training attaches an adapter to any of them (attention projections,
-// feed-forward, resnet convs, text encoder projections and MLP) by walking the model's named
-// layers (`LoRATargets`), without special code in the models. Each layer keeps its
-// diffusers/transformers name so adapters find their targets by the names files use.
+// feed-forward, resnet convs, text encoder projections and MLP) by walking a model's
+// `linearLayers` / `convLayers`, without special code in the models. Each layer keeps its
+// diffusers/transformers name relative to the model ("down_blocks.0.attentions.0.
+// transformer_blocks.0.attn1.to_q", "encoder.layers.3.mlp.fc1") so adapters find their
+// targets by the names adapter files use.
 
 import TensorEngine
 

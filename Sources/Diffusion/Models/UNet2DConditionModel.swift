@@ -79,6 +79,10 @@ public final class UNet2DConditionModel: @unchecked Sendable {
     /// Every linear / conv layer by its diffusers name, for LoRA.
     public let linearLayers: [Linear]
     public let convLayers: [Conv2d]
+    /// Every parameter by name relative to the model (conv weights in engine layout).
+    public let parameters: [String: Tensor]
+    /// Tensors of the weight source this model did not use (sorted): a loader reports them.
+    public let unusedTensorNames: [String]
 
     public init(config c: UNetConfig, weights source: WeightSource) throws {
         try c.validate()
@@ -109,6 +113,8 @@ public final class UNet2DConditionModel: @unchecked Sendable {
         convOut = try Conv2d(w, "conv_out", in: ch[0], out: c.outChannels, kernel: 3, padding: 1)
         linearLayers = w.linearLayers
         convLayers = w.convLayers
+        parameters = w.parameters
+        unusedTensorNames = w.unusedNames
     }
 
     /// The model output (noise, or v for v-prediction models) for latents [N, H, W, inChannels],

@@ -54,6 +54,7 @@ public final class WeightReader: @unchecked Sendable {
         var names = Set<String>()
         var linears: [Linear] = []
         var convs: [Conv2d] = []
+        var parameters: [String: Tensor] = [:]
         let rootPrefix: String
         init(rootPrefix: String) { self.rootPrefix = rootPrefix }
     }
@@ -81,6 +82,10 @@ public final class WeightReader: @unchecked Sendable {
     /// the layers a LoRA can attach to, by their full names.
     public var linearLayers: [Linear] { log.linears }
     public var convLayers: [Conv2d] { log.convs }
+    /// Every tensor read, by name relative to the model, as the model uses it (conv weights
+    /// already [O, KH, KW, I]: permute back with [0, 3, 1, 2] to save in PyTorch layout).
+    /// Full fine-tuning (DreamBooth) sets requiresGrad on these.
+    public var parameters: [String: Tensor] { log.parameters }
     /// A layer's name relative to the model (the root reader's prefix removed): the name
     /// adapters use, e.g. "down_blocks.0.attentions.0.transformer_blocks.0.attn1.to_q".
     func layerName(_ name: String) -> String { String((prefix + name).dropFirst(log.rootPrefix.count)) }
@@ -95,7 +100,12 @@ public final class WeightReader: @unchecked Sendable {
         let full = prefix + name
         guard let t = try source.tensor(named: full) else { throw WeightError.missing(name: full, expectedShape: shape) }
         guard t.shape == shape else { throw WeightError.wrongShape(name: full, expectedShape: shape, actualShape: t.shape) }
+        return record(full, t)
+    }
+
+    private func record(_ full: String, _ t: Tensor) -> Tensor {
         log.names.insert(full)
+        log.parameters[String(full.dropFirst(log.rootPrefix.count))] = t
         return t
     }
 
@@ -104,19 +114,19 @@ public final class WeightReader: @unchecked Sendable {
     /// in channels-last both are the same product).
     public func linearWeight(_ name: String, out: Int, in inF: Int, acceptConv1x1: Bool = false) throws -> Tensor {
         let full = prefix + name
-        if acceptConv1x1, let t = try source.tensor(named: full), t.shape == [out, inF, 1, 1] {
-            log.names.insert(full)
-            return t.reshaped([out, inF])
-        }
-        return try tensor(name, shape: [out, inF])
+        guard let t = try source.tensor(named: full) else { throw WeightError.missing(name: full, expectedShape: [out, inF]) }
+        if acceptConv1x1 && t.shape == [out, inF, 1, 1] { return record(full, t.reshaped([out, inF])) }
+        guard t.shape == [out, inF] else { throw WeightError.wrongShape(name: full, expectedShape: [out, inF], actualShape: t.shape) }
+        return record(full, t)
     }
 
     /// A conv weight stored OIHW [out, in, kh, kw], returned in the engine's [out, kh, kw, in].
     /// The single place where checkpoint layout becomes engine layout.
     public func convWeight(_ name: String, out: Int, in inC: Int, kernel: Int) throws -> Tensor {
         let t = try tensor(name, shape: [out, inC, kernel, kernel])
-        if kernel == 1 { return t.reshaped([out, 1, 1, inC]) }   // same memory order
-        return noGrad { t.permuted([0, 2, 3, 1]) }
+        // 1x1: same memory order, a view. Otherwise one permuted copy.
+        let converted = kernel == 1 ? t.reshaped([out, 1, 1, inC]) : noGrad { t.permuted([0, 2, 3, 1]) }
+        return record(prefix + name, converted)
     }
 }
 

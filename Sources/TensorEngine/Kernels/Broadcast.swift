@@ -63,10 +63,19 @@ func broadcastBinaryForward(_ op: BinaryOp, _ plan: BroadcastPlan, _ a: UnsafePo
         for row in r {
             let (oa, ob) = plan.rowOffsets(row, strides)
             let pa = a + oa, pb = b + ob, po = out + row * inner
+            // Unit or zero strides, spelled out so each loop vectorises.
+            @inline(__always) func apply(_ f: (Float, Float) -> Float) {
+                switch (sa, sb) {
+                case (1, 1): for j in 0..<inner { po[j] = f(pa[j], pb[j]) }
+                case (1, 0): let vb = pb[0]; for j in 0..<inner { po[j] = f(pa[j], vb) }
+                case (0, 1): let va = pa[0]; for j in 0..<inner { po[j] = f(va, pb[j]) }
+                default: for j in 0..<inner { po[j] = f(pa[j * sa], pb[j * sb]) }
+                }
+            }
             switch op {
-            case .add: for j in 0..<inner { po[j] = pa[j * sa] + pb[j * sb] }
-            case .sub: for j in 0..<inner { po[j] = pa[j * sa] - pb[j * sb] }
-            case .mul: for j in 0..<inner { po[j] = pa[j * sa] * pb[j * sb] }
+            case .add: apply(+)
+            case .sub: apply(-)
+            case .mul: apply(*)
             }
         }
     }

@@ -4,19 +4,20 @@
 import Glibc
 #endif
 
-/// out [ids.count, d] = rows ids[i] of table [v, d].
+/// out row i = table row ids[i], for every i with ids[i] ≥ 0 (negative ids: rows left alone,
+/// so two tables can fill one output).
 func embeddingForward(_ table: UnsafePointer<Float>, ids: [Int], d: Int, _ out: UnsafeMutablePointer<Float>) {
     ids.withUnsafeBufferPointer { idp in
         let ids = idp.baseAddress!
         parallelChunks(idp.count, minimumPerThread: max(1, 16384 / max(1, d))) { r in
-            for i in r { (out + i * d).update(from: table + ids[i] * d, count: d) }
+            for i in r where ids[i] >= 0 { (out + i * d).update(from: table + ids[i] * d, count: d) }
         }
     }
 }
 
-/// dtable[ids[i]] += dy[i]: only used rows are touched. Serial: ids may repeat.
+/// dtable[ids[i]] += dy[i] for ids[i] ≥ 0: only used rows are touched. Serial: ids may repeat.
 func embeddingBackward(_ dy: UnsafePointer<Float>, ids: [Int], d: Int, _ dtable: UnsafeMutablePointer<Float>) {
-    for (i, id) in ids.enumerated() {
+    for (i, id) in ids.enumerated() where id >= 0 {
         let src = dy + i * d, dst = dtable + id * d
         for j in 0..<d { dst[j] += src[j] }
     }

@@ -179,34 +179,51 @@ func groupNormBackward(_ x: UnsafePointer<Float>, gamma: UnsafePointer<Float>?, 
     }
 }
 
-/// Layer norm over the last dimension d of x [rows, d]. Saves mean and rstd per row.
+/// gamma and beta as buffers (ones and zeros when absent), so the row loops have no optionals.
+private func affineBuffers(_ gamma: UnsafePointer<Float>?, _ beta: UnsafePointer<Float>?, _ d: Int)
+    -> (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) {
+    let g = UnsafeMutablePointer<Float>.allocate(capacity: d), b = UnsafeMutablePointer<Float>.allocate(capacity: d)
+    if let gamma { g.update(from: gamma, count: d) } else { g.initialize(repeating: 1, count: d) }
+    if let beta { b.update(from: beta, count: d) } else { b.initialize(repeating: 0, count: d) }
+    return (g, b)
+}
+
+/// Layer norm over the last dimension d of x [rows, d]: per row, mean and variance (two
+/// passes, eight lanes), then y = (x − mean) · rstd · gamma + beta. Saves mean and rstd.
 func layerNormForward(_ x: UnsafePointer<Float>, gamma: UnsafePointer<Float>?, beta: UnsafePointer<Float>?,
                       _ y: UnsafeMutablePointer<Float>, mean: UnsafeMutablePointer<Float>, rstd: UnsafeMutablePointer<Float>,
                       rows: Int, d: Int, eps: Float) {
+    let (g, b) = affineBuffers(gamma, beta, d)
+    defer { g.deallocate(); b.deallocate() }
     parallelChunks(rows, minimumPerThread: max(1, 8192 / max(1, d))) { range in
         for row in range {
             let p = x + row * d, q = y + row * d
-            var s = 0.0
-            for j in 0..<d { s += Double(p[j]) }
-            let m = Float(s / Double(d))
-            var v = 0.0
-            for j in 0..<d { let t = Double(p[j] - m); v += t * t }
-            let r = Float(1 / (v / Double(d) + Double(eps)).squareRoot())
+            var s = Vec8()
+            for j in stride(from: 0, to: d, by: 8) { s += loadVec(p, j, d) }
+            let m = s.sum() / Float(d)
+            var v = Vec8()
+            for j in stride(from: 0, to: d, by: 8) {
+                var t = loadVec(p, j, d) - m
+                if j + 8 > d { for k in (d - j)..<8 { t[k] = 0 } }   // padding lanes are not data
+                v += t * t
+            }
+            let r = 1 / (v.sum() / Float(d) + eps).squareRoot()
             mean[row] = m; rstd[row] = r
-            for j in 0..<d {
-                var o = (p[j] - m) * r
-                if let gamma { o *= gamma[j] }
-                if let beta { o += beta[j] }
-                q[j] = o
+            for j in stride(from: 0, to: d, by: 8) {
+                storeVec((loadVec(p, j, d) - m) * r * loadVec(g, j, d) + loadVec(b, j, d), q, j, d)
             }
         }
     }
 }
 
-/// Backward of `layerNormForward`. dgamma/dbeta are summed over rows in per-part scratch.
+/// Backward of `layerNormForward`: with x̂ = (x − mean)·rstd and dx̂ = dy·gamma,
+/// dx = rstd · (dx̂ − mean(dx̂) − x̂ · mean(dx̂·x̂)); dgamma = Σ_rows dy·x̂, dbeta = Σ_rows dy,
+/// summed in per-part scratch.
 func layerNormBackward(_ x: UnsafePointer<Float>, gamma: UnsafePointer<Float>?, mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>,
                        dy: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>?,
                        dgamma: UnsafeMutablePointer<Float>?, dbeta: UnsafeMutablePointer<Float>?, rows: Int, d: Int) {
+    let (gm, unusedBeta) = affineBuffers(gamma, nil, d)
+    defer { gm.deallocate(); unusedBeta.deallocate() }
     let parts = partitionCount(rows, minimumPerThread: max(1, 8192 / max(1, d)))
     let wantsAffine = dgamma != nil || dbeta != nil
     let scratch = UnsafeMutablePointer<Float>.allocate(capacity: wantsAffine ? parts * 2 * d : 1)
@@ -217,20 +234,24 @@ func layerNormBackward(_ x: UnsafePointer<Float>, gamma: UnsafePointer<Float>?, 
         for row in range {
             let p = x + row * d, g = dy + row * d
             let m = mean[row], r = rstd[row]
-            var sd: Float = 0, sdx: Float = 0
-            for j in 0..<d {
-                let xhat = (p[j] - m) * r
-                if wantsAffine { dg[j] += g[j] * xhat; db[j] += g[j] }
-                let dxhat = gamma.map { g[j] * $0[j] } ?? g[j]
+            var sd = Vec8(), sdx = Vec8()
+            for j in stride(from: 0, to: d, by: 8) {
+                // Padding lanes: dy loads 0, so dx̂ and both sums get 0 there.
+                let xhat = (loadVec(p, j, d) - m) * r, gv = loadVec(g, j, d)
+                if wantsAffine {
+                    storeVec(loadVec(dg, j, d) + gv * xhat, dg, j, d)
+                    storeVec(loadVec(db, j, d) + gv, db, j, d)
+                }
+                let dxhat = gv * loadVec(gm, j, d)
                 sd += dxhat; sdx += dxhat * xhat
             }
             guard let dx else { continue }
-            let meanD = sd / Float(d), meanDX = sdx / Float(d)
+            let meanD = sd.sum() / Float(d), meanDX = sdx.sum() / Float(d)
             let q = dx + row * d
-            for j in 0..<d {
-                let xhat = (p[j] - m) * r
-                let dxhat = gamma.map { g[j] * $0[j] } ?? g[j]
-                q[j] = r * (dxhat - meanD - xhat * meanDX)
+            for j in stride(from: 0, to: d, by: 8) {
+                let xhat = (loadVec(p, j, d) - m) * r
+                let dxhat = loadVec(g, j, d) * loadVec(gm, j, d)
+                storeVec(r * (dxhat - meanD - xhat * meanDX), q, j, d)
             }
         }
     }

@@ -1,5 +1,7 @@
 // Eight-lane float math for the pointwise kernels. libm's expf/erff are scalar calls and
-// dominate SiLU/GELU/softmax otherwise; these vector versions are within a few ulp.
+// dominate SiLU/GELU/softmax otherwise; these vector versions are within a few ulp. Built from
+// arithmetic and bit operations only: Swift's SIMD compares, `rounded`, `clamped` and
+// float↔int conversions are lowered lane by lane and would cost more than libm.
 
 typealias Vec8 = SIMD8<Float>
 
@@ -17,28 +19,19 @@ typealias Vec8 = SIMD8<Float>
     for k in 0..<(n - i) { p[i + k] = v[k] }
 }
 
-/// eˣ: range reduction x = k·ln2 + r (ln2 split in two for exactness), a degree-5 minimax
-/// polynomial for eʳ on |r| ≤ ln2/2 (Cephes' coefficients), and 2ᵏ built in the exponent bits.
-/// Only arithmetic, compares and bit casts: the standard library's SIMD rounding, clamping
-/// and float→int conversions run lane by lane, 10–300x slower.
-@inline(__always) func vexp(_ x: Vec8) -> Vec8 {
-    var x = x
-    x.replace(with: Vec8(repeating: -87.3), where: x .< -87.3)
-    x.replace(with: Vec8(repeating: 88.3), where: x .> 88.3)
-    // Adding 1.5·2²³ rounds to an integer in the low mantissa bits (round to nearest even).
-    let magic: Float = 12_582_912
-    let shifted = x * 1.442695040888963 + magic
-    let k = shifted - magic
-    let r = (x - k * 0.693359375) - k * -2.12194440e-4
-    var p: Vec8 = Vec8(repeating: 1.9875691500e-4)
-    p = p * r + 1.3981999507e-3
-    p = p * r + 8.3334519073e-3
-    p = p * r + 4.1665795894e-2
-    p = p * r + 1.6666665459e-1
-    p = p * r + 5.0000001201e-1
-    let e = p * (r * r) + r + 1
-    let ki = unsafeBitCast(shifted, to: SIMD8<Int32>.self) &- 0x4B40_0000
-    return e * unsafeBitCast((ki &+ 127) &<< 23, to: Vec8.self)
+/// eˣ is `vectorExp` (Kernels/Attention.swift): one exp for the whole engine, compare-free
+/// (the standard library lowers SIMD compares, rounding and float→int conversion lane by lane).
+@inline(__always) func vexp(_ x: Vec8) -> Vec8 { vectorExp(x) }
+
+/// All-ones lanes where x < 0, zero elsewhere (the sign bit spread by an arithmetic shift).
+@inline(__always) func negativeMask(_ x: Vec8) -> SIMD8<UInt32> {
+    SIMD8<UInt32>(truncatingIfNeeded: unsafeBitCast(x, to: SIMD8<Int32>.self) &>> 31)
+}
+
+/// a where mask is set, b elsewhere.
+@inline(__always) func select(_ mask: SIMD8<UInt32>, _ a: Vec8, _ b: Vec8) -> Vec8 {
+    let ab = unsafeBitCast(a, to: SIMD8<UInt32>.self), bb = unsafeBitCast(b, to: SIMD8<UInt32>.self)
+    return unsafeBitCast((ab & mask) | (bb & ~mask), to: Vec8.self)
 }
 
 @inline(__always) func vsigmoid(_ x: Vec8) -> Vec8 { 1 / (1 + vexp(-x)) }
@@ -64,7 +57,7 @@ typealias Vec8 = SIMD8<Float>
     p = p * t + 1.00002368
     p = p * t - 1.26551223
     // erf(−z) = −erf(z): put x's sign on the result.
-    var result = unsafeBitCast(unsafeBitCast(1 - t * vexp(p - z * z), to: SIMD8<UInt32>.self) | signBits, to: Vec8.self)
+    let result = unsafeBitCast(unsafeBitCast(1 - t * vexp(p - z * z), to: SIMD8<UInt32>.self) | signBits, to: Vec8.self)
     let x2 = x * x
     let (c13, c11, c9, c7, c5, c3): (Float, Float, Float, Float, Float, Float) = (1.0 / 9360, -1.0 / 1320, 1.0 / 216, -1.0 / 42, 1.0 / 10, -1.0 / 3)
     var s = Vec8(repeating: c13)
@@ -75,6 +68,5 @@ typealias Vec8 = SIMD8<Float>
     s = s * x2 + c3
     s = s * x2 + 1
     let twoOverSqrtPi: Float = 1.1283791670955126
-    result.replace(with: twoOverSqrtPi * x * s, where: z .< 0.5)
-    return result
+    return select(negativeMask(z - 0.5), twoOverSqrtPi * x * s, result)
 }

@@ -7,21 +7,22 @@ public func binary(_ op: BinaryOp, _ a: Tensor, _ b: Tensor) -> Tensor {
     let outShape = max(a.rank, b.rank) == 0 ? [] : plan.outShape
     let y = Tensor(uninitializedShape: outShape)
     broadcastBinaryForward(op, plan, a.data, b.data, y.data)
+    // Only a product needs its operands in backward; a sum (a residual) keeps neither alive.
+    let (savedA, savedB) = op == .mul ? (a, b) : (nil, nil)
+    let (aShape, bShape) = (a.shape, b.shape)
     return y.recorded("\(op)", inputs: [a, b]) { ctx in
         let g = ctx.gradOutput.data
         var da: Tensor? = nil, db: Tensor? = nil
         if ctx.needsGrad(0) {
-            let t = Tensor(uninitializedShape: a.shape)
-            let other: UnsafePointer<Float>? = op == .mul ? UnsafePointer(b.data) : nil
-            broadcastGradient(plan, dy: g, scale: 1, other: other, otherStrides: plan.bStrides,
-                              target: t.data, targetStrides: plan.aStrides, targetCount: a.count)
+            let t = Tensor(uninitializedShape: aShape)
+            broadcastGradient(plan, dy: g, scale: 1, other: savedB.map { UnsafePointer($0.data) }, otherStrides: plan.bStrides,
+                              target: t.data, targetStrides: plan.aStrides, targetCount: t.count)
             da = t
         }
         if ctx.needsGrad(1) {
-            let t = Tensor(uninitializedShape: b.shape)
-            let other: UnsafePointer<Float>? = op == .mul ? UnsafePointer(a.data) : nil
-            broadcastGradient(plan, dy: g, scale: op == .sub ? -1 : 1, other: other, otherStrides: plan.aStrides,
-                              target: t.data, targetStrides: plan.bStrides, targetCount: b.count)
+            let t = Tensor(uninitializedShape: bShape)
+            broadcastGradient(plan, dy: g, scale: op == .sub ? -1 : 1, other: savedA.map { UnsafePointer($0.data) }, otherStrides: plan.aStrides,
+                              target: t.data, targetStrides: plan.bStrides, targetCount: t.count)
             db = t
         }
         return [da, db]
@@ -42,9 +43,10 @@ public func * (s: Float, a: Tensor) -> Tensor { scaled(a, by: s) }
 public func scaled(_ x: Tensor, by s: Float) -> Tensor {
     let y = Tensor(uninitializedShape: x.shape)
     scaleKernel(x.data, s, y.data, x.count)
+    let shape = x.shape
     return y.recorded("scale", inputs: [x]) { ctx in
-        let dx = Tensor(uninitializedShape: x.shape)
-        scaleKernel(ctx.gradOutput.data, s, dx.data, x.count)
+        let dx = Tensor(uninitializedShape: shape)
+        scaleKernel(ctx.gradOutput.data, s, dx.data, dx.count)
         return [dx]
     }
 }

@@ -56,12 +56,13 @@ public func concat(_ parts: [Tensor], axis: Int) -> Tensor {
     outShape[ax] = parts.map { $0.shape[ax] }.reduce(0, +)
     let y = Tensor(uninitializedShape: outShape)
     concatLastKernel(parts.map { UnsafePointer($0.data) }, widths: widths, rows: outer, y.data)
+    let shapes = parts.map(\.shape)   // the parts themselves are not needed in backward
     return y.recorded("concat", inputs: parts) { ctx in
         var start = 0
         var grads: [Tensor?] = []
-        for (i, p) in parts.enumerated() {
+        for (i, shape) in shapes.enumerated() {
             if ctx.needsGrad(i) {
-                let d = Tensor(uninitializedShape: p.shape)
+                let d = Tensor(uninitializedShape: shape)
                 sliceLastKernel(ctx.gradOutput.data, total: total, start: start, width: widths[i], rows: outer, d.data)
                 grads.append(d)
             } else { grads.append(nil) }
@@ -83,8 +84,9 @@ public func slice(_ x: Tensor, axis: Int, start: Int, length: Int) -> Tensor {
     outShape[ax] = length
     let y = Tensor(uninitializedShape: outShape)
     sliceLastKernel(x.data, total: total, start: start * inner, width: length * inner, rows: outer, y.data)
+    let shape = x.shape
     return y.recorded("slice", inputs: [x]) { ctx in
-        let dx = Tensor(zeros: x.shape)
+        let dx = Tensor(zeros: shape)
         let (g, d) = (ctx.gradOutput.data, dx.data)
         parallelChunks(outer, minimumPerThread: max(1, 16384 / max(1, total))) { r in
             for row in r { (d + row * total + start * inner).update(from: g + row * length * inner, count: length * inner) }
@@ -99,8 +101,9 @@ public func upsampleNearest2x(_ x: Tensor) -> Tensor {
     let (n, h, w, c) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
     let y = Tensor(uninitializedShape: [n, 2 * h, 2 * w, c])
     upsampleNearest2xForward(x.data, y.data, n: n, h: h, w: w, c: c)
+    let shape = x.shape
     return y.recorded("upsample", inputs: [x]) { ctx in
-        let dx = Tensor(uninitializedShape: x.shape)
+        let dx = Tensor(uninitializedShape: shape)
         upsampleNearest2xBackward(ctx.gradOutput.data, dx.data, n: n, h: h, w: w, c: c)
         return [dx]
     }

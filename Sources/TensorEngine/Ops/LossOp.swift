@@ -3,8 +3,9 @@
 /// The mean of all elements, as a scalar tensor of shape [].
 public func mean(_ x: Tensor) -> Tensor {
     let y = Tensor(scalar: Float(sumKernel(x.data, x.count) / Double(max(1, x.count))))
+    let shape = x.shape, n = x.count
     return y.recorded("mean", inputs: [x]) { ctx in
-        [Tensor(repeating: ctx.gradOutput.item / Float(max(1, x.count)), shape: x.shape)]
+        [Tensor(repeating: ctx.gradOutput.item / Float(max(1, n)), shape: shape)]
     }
 }
 

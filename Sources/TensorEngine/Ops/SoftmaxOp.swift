@@ -4,8 +4,9 @@ public func softmax(_ x: Tensor) -> Tensor {
     let d = x.shape.last ?? 1, rows = x.count / max(1, d)
     let y = Tensor(uninitializedShape: x.shape)
     softmaxForward(x.data, y.data, rows: rows, d: d)
-    return y.recorded("softmax", inputs: [x]) { ctx in
-        let dx = Tensor(uninitializedShape: x.shape)
+    let shape = x.shape   // the closure keeps y (saved output), not x
+    return y.recorded("softmax", inputs: [x], savesOutput: true) { ctx in
+        let dx = Tensor(uninitializedShape: shape)
         softmaxBackward(ctx.output.data, ctx.gradOutput.data, dx.data, rows: rows, d: d)
         return [dx]
     }
