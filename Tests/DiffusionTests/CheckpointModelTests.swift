@@ -86,4 +86,22 @@ func runModels(_ ckpt: StableDiffusionCheckpoint, tiny: TinyModel, weights: [Che
         // And, through 16-bit weights, still close to diffusers' float32 model.
         expectClose(a.unet, try tiny.outputs("unet").floats("out"), rtol: 0.05, atol: 0.05, "\(file) UNet vs diffusers")
     }
+
+    /// The sharded fp16 / legacy-named / prefixed bf16 folder computes what the plain one does.
+    @Test func diffusersFolderVariantsComputeWhatTheFolderComputes() throws {
+        let tiny = TinyModel(name: "sd2-tiny")
+        let variants = try StableDiffusionCheckpoint.open(CheckpointFixtures.checkpoint("sd2_variants"))
+        let folder = try StableDiffusionCheckpoint.open(tiny.folder.path)
+        var unread: [String] = [], ignored: [String] = []
+        let a = try runModels(variants, tiny: tiny, unread: &unread)
+        #expect(unread.isEmpty, "tensors no model read: \(unread.prefix(5))")
+        let same: [CheckpointComponent: WeightSource] = [
+            .unet: try rounded(folder.unetWeights, .f16), .vae: try rounded(folder.vaeWeights, .f16),
+            .textEncoder: try rounded(folder.textEncoderWeights, .bf16),
+        ]
+        let b = try runModels(folder, tiny: tiny, weights: same, unread: &ignored)
+        expectClose(a.unet, b.unet, "variants UNet output")
+        expectClose(a.text, b.text, "variants last_hidden_state")
+        expectClose(a.decoded, b.decoded, "variants decoded image")
+    }
 }
