@@ -67,6 +67,8 @@ import Testing
         #expect(text == "m/unet/config.json: layers_per_block should be an integer or a list of 4 integers, found \"two\"")
         let wrongCount = errorText { _ = try UNetConfig(json: json(#"{"attention_head_dim": [5, 10]}"#)) }
         #expect(wrongCount?.contains("attention_head_dim") == true)
+        let heads = errorText { _ = try UNetConfig(json: json(#"{"block_out_channels": [32, 64], "attention_head_dim": [3, 8], "norm_num_groups": 8, "down_block_types": ["CrossAttnDownBlock2D", "DownBlock2D"], "up_block_types": ["UpBlock2D", "CrossAttnUpBlock2D"]}"#), path: "u.json") }
+        #expect(heads == "u.json: attention_head_dim block 0: 32 channels do not split into 3 heads")
         let notAnObject = errorText { _ = try UNetConfig(json: json("[1, 2]")) }
         #expect(notAnObject?.contains("expected a JSON object") == true)
     }

@@ -14,6 +14,9 @@ public enum CheckpointError: Error, Equatable, CustomStringConvertible {
     case badConfigValue(path: String, key: String, expected: String, found: String)
     /// A config key whose value describes an architecture this code does not build.
     case unsupportedConfig(path: String, key: String, value: String, reason: String)
+    /// Config values that cannot describe a network together (e.g. channels that do not split
+    /// into the given heads).
+    case invalidConfig(path: String, key: String, reason: String)
     /// A tensor the layout requires is absent.
     case missingTensor(path: String, name: String)
     /// A tensor whose shape does not fit the others (or the config).
@@ -40,12 +43,24 @@ public enum CheckpointError: Error, Equatable, CustomStringConvertible {
             return "\(path): \(key) should be \(expected), found \(found)"
         case .unsupportedConfig(let path, let key, let value, let reason):
             return "\(path): \(key) = \(value) is not supported: \(reason)"
+        case .invalidConfig(let path, let key, let reason):
+            return "\(path): \(key) \(reason)"
         case .missingTensor(let path, let name):
             return "\(path): tensor \(name) is missing"
         case .unexpectedShape(let path, let name, let shape, let expected):
             return "\(path): tensor \(name) has shape \(shape), expected \(expected)"
         case .unknownTensor(let path, let name):
             return "\(path): tensor \(name) does not belong to any Stable Diffusion 1.x/2.x component"
+        }
+    }
+
+    /// A model config's own validation error, located in `path`.
+    init(_ e: ModelConfigError, path: String) {
+        switch e {
+        case .unsupported(_, let field, let value, let reason):
+            self = .unsupportedConfig(path: path, key: field, value: value, reason: reason)
+        case .invalid(_, let field, let reason):
+            self = .invalidConfig(path: path, key: field, reason: reason)
         }
     }
 }

@@ -76,7 +76,7 @@ extension UNetConfig {
         // pipeline defaults to: neither changes the network.
         r.ignore(["addition_embed_type_num_heads", "sample_size"])
         try r.finish()
-        do { try c.validate() } catch let e as ModelConfigError { throw CheckpointError.badJSON(path: path, reason: e.description) }
+        do { try c.validate() } catch let e as ModelConfigError { throw CheckpointError(e, path: path) }
         self = c
     }
 
@@ -118,7 +118,7 @@ extension VAEConfig {
         // force_upcast: diffusers runs the VAE in float32 under float16; this engine always does.
         r.ignore(["sample_size", "force_upcast"])
         try r.finish()
-        do { try c.validate() } catch let e as ModelConfigError { throw CheckpointError.badJSON(path: path, reason: e.description) }
+        do { try c.validate() } catch let e as ModelConfigError { throw CheckpointError(e, path: path) }
         self = c
     }
 
@@ -168,7 +168,7 @@ extension CLIPTextConfig {
                   "is_encoder_decoder", "problem_type", "tokenizer_class", "prefix", "task_specific_params",
                   "name_or_path", "_name_or_path"])
         try r.finish()
-        do { try c.validate() } catch let e as ModelConfigError { throw CheckpointError.badJSON(path: path, reason: e.description) }
+        do { try c.validate() } catch let e as ModelConfigError { throw CheckpointError(e, path: path) }
         self = c
     }
 
