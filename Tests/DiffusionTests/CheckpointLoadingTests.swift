@@ -117,7 +117,8 @@ import TensorEngine
         // divide 16 channels, so that one key is given.
         let sd1 = dir + "/sd1.safetensors"
         try FileManager.default.createSymbolicLink(atPath: sd1, withDestinationPath: CheckpointFixtures.checkpoint("sd1_fp16.safetensors"))
-        try #"{"unet": {"norm_num_groups": 8}, "vae": {"norm_num_groups": 8}}"#.write(toFile: dir + "/sd1.json", atomically: true, encoding: .utf8)
+        try #"{"unet": {"norm_num_groups": 8}, "vae": {"norm_num_groups": 8}, "scheduler": {"timestep_spacing": "trailing"}}"#
+            .write(toFile: dir + "/sd1.json", atomically: true, encoding: .utf8)
         let c1 = try StableDiffusionCheckpoint.open(sd1)
         #expect(c1.unetConfig.attentionHeadDim == [8, 8])
         #expect(c1.unetConfig.crossAttentionDim == 32 && !c1.unetConfig.useLinearProjection)
@@ -125,6 +126,8 @@ import TensorEngine
         #expect(c1.textEncoderConfig.numAttentionHeads == 1)   // 32 wide / 64-wide heads, at least one
         #expect(c1.textEncoderConfig.hiddenAct == .quickGELU)
         #expect(c1.schedulerConfig.predictionType == .epsilon)
+        // The sidecar's scheduler keys change SD's schedule, nothing else.
+        #expect(c1.schedulerConfig.timestepSpacing == .trailing && c1.schedulerConfig.betaSchedule == .scaledLinear && c1.schedulerConfig.stepsOffset == 1)
 
         // SD 2.x rule: 64-wide heads, which 16 channels cannot have: the error says what to add.
         let sd2 = dir + "/sd2.safetensors"
