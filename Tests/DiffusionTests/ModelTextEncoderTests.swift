@@ -23,6 +23,26 @@ import TensorEngine
         #expect(out.lastHiddenState.shape == [batch[0], batch[1], try tiny.textConfig().hiddenSize])
     }
 
+    /// Gradient of <last_hidden_state, grad_out> w.r.t. the token embedding rows used,
+    /// through the causal attention (what textual inversion trains), against PyTorch.
+    @Test(arguments: TinyModel.names)
+    func tokenEmbeddingGradientMatchesTransformers(model: String) throws {
+        let tiny = TinyModel(name: model)
+        let encoder = try tiny.textEncoder()
+        let ref = try tiny.outputs("text_encoder")
+        let ids = try ref.floats("input_ids").map { Int($0) }
+        let l = try ref.entry("input_ids").shape[1]
+        encoder.tokenEmbedding.requiresGrad = true
+        let out = encoder.encode([Array(ids[0..<l]), Array(ids[l..<2 * l])]).lastHiddenState
+        out.backward(gradient: try ref.tensor("grad_out"))
+        let grad = try #require(encoder.tokenEmbedding.grad)
+        let d = encoder.config.hiddenSize
+        let rows = try ref.floats("grad_token_ids").map { Int($0) }
+        let actual = rows.flatMap { Array(UnsafeBufferPointer(start: grad.data + $0 * d, count: d)) }
+        // atol 1e-4 as for the UNet gradients: these are sums over 77 positions of O(1) terms.
+        expectClose(actual, try ref.floats("grad_token_embedding"), rtol: 1e-4, atol: 1e-4, "\(model) dOut/dTokenEmbedding")
+    }
+
     /// Checkpoints before transformers 5 (and every SD checkpoint people download) name the
     /// tensors "text_model.…": the same weights under that prefix give the same states.
     @Test func acceptsTextModelPrefix() throws {
