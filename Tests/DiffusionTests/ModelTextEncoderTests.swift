@@ -43,6 +43,25 @@ import TensorEngine
         expectClose(actual, try ref.floats("grad_token_embedding"), rtol: 1e-4, atol: 1e-4, "\(model) dOut/dTokenEmbedding")
     }
 
+    /// Appended token rows (textual inversion): a copy of vocabulary rows under new ids
+    /// encodes exactly like the original ids; only the appended rows get a gradient.
+    @Test func appendedTokenEmbeddings() throws {
+        let encoder = try TinyModel(name: "sd1-tiny").textEncoder()
+        let v = encoder.config.vocabSize, d = encoder.config.hiddenSize
+        let original = [512, 40, 41, 42, 513, 513]
+        let rows = noGrad { encoder.embed([[41, 42]]) }.copy().reshaped([2, d])
+        rows.requiresGrad = true
+        encoder.appendedTokenEmbeddings = rows
+        let replaced = [512, 40, v, v + 1, 513, 513]
+        let expected = noGrad { encoder.encode([original]) }.lastHiddenState.scalars
+        let out = encoder.encode([replaced]).lastHiddenState
+        #expect(out.scalars == expected)
+        mean(out * out).backward()
+        let grad = try #require(rows.grad)
+        #expect(grad.shape == [2, d] && grad.scalars.contains { $0 != 0 })
+        #expect(encoder.tokenEmbedding.grad == nil)
+    }
+
     /// Checkpoints before transformers 5 (and every SD checkpoint people download) name the
     /// tensors "text_model.…": the same weights under that prefix give the same states.
     @Test func acceptsTextModelPrefix() throws {

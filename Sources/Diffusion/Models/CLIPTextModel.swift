@@ -29,6 +29,16 @@ public final class CLIPTextModel: @unchecked Sendable {
     /// Token id whose position gives the pooled output (transformers' eos_token_id; CLIP's
     /// <|endoftext|> is 49407). nil: the position of the largest id, as old configs did.
     public var endOfTextTokenID: Int?
+    /// Extra token rows [E, D] after the vocabulary: ids vocabSize ..< vocabSize + E look them
+    /// up (the ids a tokenizer gives added tokens). Textual inversion trains these (set
+    /// requiresGrad) while the vocabulary stays frozen; loaded embeddings go here too.
+    public var appendedTokenEmbeddings: Tensor? {
+        didSet {
+            if let t = appendedTokenEmbeddings {
+                precondition(t.rank == 2 && t.shape[1] == config.hiddenSize, "appended token embeddings \(t.shape) must be [E, \(config.hiddenSize)]")
+            }
+        }
+    }
     /// Recompute each layer in backward instead of keeping its activations.
     public var gradientCheckpointing = false
     /// Every linear layer by name ("encoder.layers.0.self_attn.q_proj", …), for LoRA.
@@ -53,12 +63,12 @@ public final class CLIPTextModel: @unchecked Sendable {
         unusedTensorNames = root.unusedNames
     }
 
-    /// Token embeddings for ids [B][L]: [B, L, D]. Textual inversion swaps rows of this
-    /// before calling `encode(tokenEmbeddings:)`.
+    /// Token embeddings for ids [B][L]: [B, L, D], from the vocabulary and the appended rows.
     public func embed(_ ids: [[Int]]) -> Tensor {
         let l = ids.first?.count ?? 0
         precondition(ids.allSatisfy { $0.count == l }, "every sequence in a batch needs the same length")
-        return embedding(tokenEmbedding, ids: ids.flatMap { $0 }).reshaped([ids.count, l, config.hiddenSize])
+        return embedding(tokenEmbedding, appended: appendedTokenEmbeddings, ids: ids.flatMap { $0 })
+            .reshaped([ids.count, l, config.hiddenSize])
     }
 
     /// Encodes token ids [B][L] (L ≤ max positions, usually 77).
