@@ -103,3 +103,23 @@ import TensorEngine
         #expect(grads[0].suffix(32).contains { $0 != 0 })
     }
 }
+
+/// CLIPTextModelWithProjection (SDXL's second encoder's shape): text_projection of the state
+/// pooled at the largest id (eos_token_id 2, the legacy rule), against transformers.
+@Suite struct ModelTextProjectionTests {
+    @Test func projectedPooledMatchesTransformers() throws {
+        let folder = TinyModel.root.appendingPathComponent("clip-projection")
+        let config = CLIPTextConfig(vocabSize: 600, hiddenSize: 32, intermediateSize: 40, numHiddenLayers: 2,
+                                    numAttentionHeads: 4, maxPositionEmbeddings: 77, hiddenAct: .gelu, projectionDim: 24)
+        let encoder = try CLIPTextModel(config: config, weights: try SafeTensorsWeights(path: folder.appendingPathComponent("model.safetensors").path),
+                                        endOfTextTokenID: nil)
+        #expect(encoder.unusedTensorNames == [])
+        #expect(encoder.linearLayers.contains { $0.name == "text_projection" })
+        let ref = try TinyModel(name: "clip-projection").outputs("text_encoder")
+        let ids = try ref.floats("input_ids").map { Int($0) }
+        let out = noGrad { encoder.encode([Array(ids[0..<77]), Array(ids[77..<154])]) }
+        expectClose(out.lastHiddenState.scalars, try ref.floats("last_hidden_state"), "last_hidden_state")
+        expectClose(out.penultimateHiddenState.scalars, try ref.floats("penultimate_hidden_state"), "hidden_states[-2]")
+        expectClose(try #require(out.projectedPooled).scalars, try ref.floats("text_embeds"), "text_embeds")
+    }
+}

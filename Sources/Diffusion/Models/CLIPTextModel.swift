@@ -18,6 +18,9 @@ public struct CLIPTextOutput {
     public let penultimateHiddenState: Tensor
     /// lastHiddenState at each sequence's end-of-text token [B, D].
     public let pooled: Tensor
+    /// text_projection(pooled) [B, projectionDim] when the config has a projection
+    /// (CLIPTextModelWithProjection's text_embeds: SDXL's second encoder), else nil.
+    public let projectedPooled: Tensor?
 }
 
 public final class CLIPTextModel: @unchecked Sendable {
@@ -26,6 +29,8 @@ public final class CLIPTextModel: @unchecked Sendable {
     public let positionEmbedding: Tensor    // [maxPositions, D]
     public let layers: [CLIPEncoderLayer]
     public let finalLayerNorm: LayerNorm
+    /// "text_projection" [projectionDim, D], no bias, when config.projectionDim is set.
+    public let textProjection: Linear?
     /// Token id whose position gives the pooled output (transformers' eos_token_id; CLIP's
     /// <|endoftext|> is 49407). nil: the position of the largest id, as old configs did.
     public var endOfTextTokenID: Int?
@@ -57,10 +62,13 @@ public final class CLIPTextModel: @unchecked Sendable {
         positionEmbedding = try root.tensor("embeddings.position_embedding.weight", shape: [config.maxPositionEmbeddings, d])
         layers = try (0..<config.numHiddenLayers).map { try CLIPEncoderLayer(root.scoped("encoder.layers.\($0)"), config) }
         finalLayerNorm = try LayerNorm(root, "final_layer_norm", dim: d, eps: config.layerNormEps)
+        // transformers keeps text_projection outside text_model, whichever prefix the rest has.
+        let top = WeightReader(source)
+        textProjection = try config.projectionDim.map { try Linear(top, "text_projection", in: d, out: $0, bias: false) }
         self.endOfTextTokenID = endOfTextTokenID
-        linearLayers = root.linearLayers
-        parameters = root.parameters
-        unusedTensorNames = root.unusedNames
+        linearLayers = root.linearLayers + top.linearLayers
+        parameters = root.parameters.merging(top.parameters) { a, _ in a }
+        unusedTensorNames = root.unusedNames.filter { !top.usedNames.contains($0) }
     }
 
     /// Token embeddings for ids [B][L]: [B, L, D], from the vocabulary and the appended rows.
@@ -89,7 +97,9 @@ public final class CLIPTextModel: @unchecked Sendable {
             h = gradientCheckpointing ? checkpoint([h]) { layer($0[0]) } : layer(h)
         }
         let last = finalLayerNorm(h)
-        return CLIPTextOutput(lastHiddenState: last, penultimateHiddenState: penultimate, pooled: pool(last, ids))
+        let pooled = pool(last, ids)
+        return CLIPTextOutput(lastHiddenState: last, penultimateHiddenState: penultimate, pooled: pooled,
+                              projectedPooled: textProjection?(pooled))
     }
 
     private func pool(_ states: Tensor, _ ids: [[Int]]) -> Tensor {
