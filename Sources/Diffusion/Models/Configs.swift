@@ -135,7 +135,8 @@ public struct UNetConfig: Sendable, Equatable {
     /// Head count of the transformers in down block `i` (the mid block uses the last).
     public func heads(block i: Int) -> Int { (numAttentionHeads ?? attentionHeadDim)[i] }
     public var timeEmbedDim: Int { timeEmbeddingDim ?? blockOutChannels[0] * 4 }
-    /// Each spatial side of the latents must be a multiple of this (one halving per down-sampler).
+    /// Latent sides that are multiples of this halve exactly at every down-sampler; other sizes
+    /// work too (the up-samplers then resize to the skip connections' sizes).
     public var spatialMultiple: Int { 1 << max(0, blockOutChannels.count - 1) }
 
     /// Throws for a configuration this code does not implement or that cannot be a network,
