@@ -154,6 +154,8 @@ public struct UNetConfig: Sendable, Equatable {
         if onlyCrossAttention { throw unsupported("only_cross_attention", "true", "only false is implemented") }
         if dualCrossAttention { throw unsupported("dual_cross_attention", "true", "only false is implemented") }
         if actFn != "silu" { throw unsupported("act_fn", actFn, "only \"silu\" is implemented") }
+        if midBlockScaleFactor != 1 { throw unsupported("mid_block_scale_factor", "\(midBlockScaleFactor)", "only 1 is implemented") }
+        if centerInputSample { throw unsupported("center_input_sample", "true", "only false is implemented") }
         if timeEmbeddingType != "positional" { throw unsupported("time_embedding_type", timeEmbeddingType, "only \"positional\" is implemented") }
         if let midBlockType, midBlockType != "UNetMidBlock2DCrossAttn" {
             throw unsupported("mid_block_type", midBlockType, "only UNetMidBlock2DCrossAttn is implemented")
