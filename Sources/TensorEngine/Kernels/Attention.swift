@@ -59,8 +59,12 @@ struct AttentionTiling {
     /// so there is parallel work when batch·heads is smaller than the thread count. nil = auto.
     var backwardKeyGroups: Int?
 
-    static let forward = AttentionTiling(query: 64, key: 512)
-    static let backward = AttentionTiling(query: 64, key: 256)
+    // Measured in CPU cycles (perf stat) on SD 1.5's 4096-token self-attention, head dim 40:
+    // 256-query tiles cost ~15% fewer cycles than 64 in forward and ~25% fewer in backward,
+    // because every query tile re-packs the key and value tiles for the GEMMs. The score
+    // tiles (256 KiB and 2 × 128 KiB) stay in L2.
+    static let forward = AttentionTiling(query: 256, key: 256)
+    static let backward = AttentionTiling(query: 256, key: 128)
 }
 
 /// out [B,Lq,H·D] is overwritten; logSumExp [B,H,Lq] is written for the backward pass.
