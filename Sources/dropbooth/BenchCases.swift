@@ -55,6 +55,12 @@ enum BenchPass {
 /// Runs the cases on the engine, best of `repeats` after one warm-up run.
 struct EngineBenchmark {
     var repeats: Int
+    /// Forces a lowering for the convs that support it (nil: the engine's default choice).
+    var convMethod: Conv2DMethod? = nil
+    /// Only this pass (nil: all of them).
+    var onlyPass: String? = nil
+
+    func wants(_ pass: String) -> Bool { onlyPass == nil || onlyPass == pass }
 
     func run(_ cases: [BenchCase], report: (BenchResult) -> Void) {
         for c in cases {
@@ -95,19 +101,28 @@ struct EngineBenchmark {
         let gradInput = BenchBuffer(s.inputCount, seed: 0), gradWeight = BenchBuffer(s.weightCount, seed: 0)
         let gradBias = BenchBuffer(s.outChannels, seed: 0)
         let gflop = s.forwardFLOPs / 1e9
+        let method = convMethod.flatMap { $0.supports(s) && s.kernelH > 1 ? $0 : nil } ?? .default(for: s)
 
-        let fwd = time { conv2dForward(s, input: input.pointer, weight: weight.pointer, bias: bias.pointer, output: output.pointer) }
-        report(BenchResult(name: name, pass: BenchPass.forward, gflop: gflop, seconds: fwd))
-        let bwd = time {
-            conv2dBackward(s, input: input.pointer, weight: weight.pointer, gradOutput: gradOutput.pointer,
-                           gradInput: gradInput.pointer, gradWeight: gradWeight.pointer, gradBias: gradBias.pointer)
+        if wants(BenchPass.forward) {
+            let fwd = time {
+                conv2dForward(s, method: method, input: input.pointer, weight: weight.pointer, bias: bias.pointer, output: output.pointer)
+            }
+            report(BenchResult(name: name, pass: BenchPass.forward, gflop: gflop, seconds: fwd))
         }
-        report(BenchResult(name: name, pass: BenchPass.backward, gflop: 2 * gflop, seconds: bwd))
-        let bwdInput = time {
-            conv2dBackward(s, input: input.pointer, weight: weight.pointer, gradOutput: gradOutput.pointer,
-                           gradInput: gradInput.pointer, gradWeight: nil, gradBias: nil)
+        if wants(BenchPass.backward) {
+            let bwd = time {
+                conv2dBackward(s, method: method, input: input.pointer, weight: weight.pointer, gradOutput: gradOutput.pointer,
+                               gradInput: gradInput.pointer, gradWeight: gradWeight.pointer, gradBias: gradBias.pointer)
+            }
+            report(BenchResult(name: name, pass: BenchPass.backward, gflop: 2 * gflop, seconds: bwd))
         }
-        report(BenchResult(name: name, pass: BenchPass.backwardInputOnly, gflop: gflop, seconds: bwdInput))
+        if wants(BenchPass.backwardInputOnly) {
+            let bwdInput = time {
+                conv2dBackward(s, method: method, input: input.pointer, weight: weight.pointer, gradOutput: gradOutput.pointer,
+                               gradInput: gradInput.pointer, gradWeight: nil, gradBias: nil)
+            }
+            report(BenchResult(name: name, pass: BenchPass.backwardInputOnly, gflop: gflop, seconds: bwdInput))
+        }
     }
 
     func runAttention(name: String, _ s: AttentionShape, report: (BenchResult) -> Void) {
@@ -118,8 +133,14 @@ struct EngineBenchmark {
         let gq = BenchBuffer(qCount, seed: 0), gk = BenchBuffer(kCount, seed: 0), gv = BenchBuffer(kCount, seed: 0)
         let gflop = s.forwardFLOPs / 1e9
 
-        let fwd = time { attentionForward(s, q: q.pointer, k: k.pointer, v: v.pointer, out: out.pointer, logSumExp: lse.pointer) }
-        report(BenchResult(name: name, pass: BenchPass.forward, gflop: gflop, seconds: fwd))
+        // Backward needs forward's out and logSumExp, so forward always runs at least once.
+        let forward = { attentionForward(s, q: q.pointer, k: k.pointer, v: v.pointer, out: out.pointer, logSumExp: lse.pointer) }
+        if wants(BenchPass.forward) {
+            report(BenchResult(name: name, pass: BenchPass.forward, gflop: gflop, seconds: time(forward)))
+        } else {
+            forward()
+        }
+        guard wants(BenchPass.backward) else { return }
         let bwd = time {
             attentionBackward(s, q: q.pointer, k: k.pointer, v: v.pointer, out: out.pointer, logSumExp: lse.pointer,
                               gradOut: gradOut.pointer, gradQ: gq.pointer, gradK: gk.pointer, gradV: gv.pointer)

@@ -35,6 +35,12 @@ struct BenchEngineCommand: ParsableCommand {
     @Option(help: "Only cases whose name contains this text.")
     var filter: String?
 
+    @Option(help: "Lowering for the 3x3 convolutions: auto, shifted-taps or im2col (to compare them).")
+    var convMethod: ConvMethodChoice = .auto
+
+    @Option(help: "Only this pass: fwd, bwd or \"bwd input only\".")
+    var pass: String?
+
     @Flag(help: "Do not run the PyTorch side.")
     var noTorch = false
 
@@ -61,7 +67,7 @@ struct BenchEngineCommand: ParsableCommand {
 
         let torch = noTorch ? nil : TorchWorker.start(script: torchScript, threads: threads, repeats: repeats)
         var ours = BestResults(), theirs = BestResults()
-        let bench = EngineBenchmark(repeats: repeats)
+        let bench = EngineBenchmark(repeats: repeats, convMethod: convMethod.method, onlyPass: pass)
         for round in 1...max(1, rounds) {
             for c in cases {
                 bench.run([c]) { ours.add($0) }
@@ -98,6 +104,20 @@ struct BenchEngineCommand: ParsableCommand {
         let torchPeak = torch?.peakRSSMiB.map { String(format: ",  torch %.0f MiB (incl. the torch runtime)", $0) } ?? ""
         print("peak RSS  dropbooth \(peak)\(torchPeak)")
         if let torch { print("torch \(torch.version), \(threads ?? EngineThreads.count) threads; speed-up = torch time / dropbooth time") }
+    }
+}
+
+enum ConvMethodChoice: String, ExpressibleByArgument, CaseIterable {
+    case auto
+    case shiftedTaps = "shifted-taps"
+    case im2col
+
+    var method: Conv2DMethod? {
+        switch self {
+        case .auto: return nil
+        case .shiftedTaps: return .shiftedTaps
+        case .im2col: return .im2colTiles
+        }
     }
 }
 

@@ -23,6 +23,45 @@ import TensorEngine
         #expect(out.lastHiddenState.shape == [batch[0], batch[1], try tiny.textConfig().hiddenSize])
     }
 
+    /// Gradient of <last_hidden_state, grad_out> w.r.t. the token embedding rows used,
+    /// through the causal attention (what textual inversion trains), against PyTorch.
+    @Test(arguments: TinyModel.names)
+    func tokenEmbeddingGradientMatchesTransformers(model: String) throws {
+        let tiny = TinyModel(name: model)
+        let encoder = try tiny.textEncoder()
+        let ref = try tiny.outputs("text_encoder")
+        let ids = try ref.floats("input_ids").map { Int($0) }
+        let l = try ref.entry("input_ids").shape[1]
+        encoder.tokenEmbedding.requiresGrad = true
+        let out = encoder.encode([Array(ids[0..<l]), Array(ids[l..<2 * l])]).lastHiddenState
+        out.backward(gradient: try ref.tensor("grad_out"))
+        let grad = try #require(encoder.tokenEmbedding.grad)
+        let d = encoder.config.hiddenSize
+        let rows = try ref.floats("grad_token_ids").map { Int($0) }
+        let actual = rows.flatMap { Array(UnsafeBufferPointer(start: grad.data + $0 * d, count: d)) }
+        // atol 1e-4 as for the UNet gradients: these are sums over 77 positions of O(1) terms.
+        expectClose(actual, try ref.floats("grad_token_embedding"), rtol: 1e-4, atol: 1e-4, "\(model) dOut/dTokenEmbedding")
+    }
+
+    /// Appended token rows (textual inversion): a copy of vocabulary rows under new ids
+    /// encodes exactly like the original ids; only the appended rows get a gradient.
+    @Test func appendedTokenEmbeddings() throws {
+        let encoder = try TinyModel(name: "sd1-tiny").textEncoder()
+        let v = encoder.config.vocabSize, d = encoder.config.hiddenSize
+        let original = [512, 40, 41, 42, 513, 513]
+        let rows = noGrad { encoder.embed([[41, 42]]) }.copy().reshaped([2, d])
+        rows.requiresGrad = true
+        encoder.appendedTokenEmbeddings = rows
+        let replaced = [512, 40, v, v + 1, 513, 513]
+        let expected = noGrad { encoder.encode([original]) }.lastHiddenState.scalars
+        let out = encoder.encode([replaced]).lastHiddenState
+        #expect(out.scalars == expected)
+        mean(out * out).backward()
+        let grad = try #require(rows.grad)
+        #expect(grad.shape == [2, d] && grad.scalars.contains { $0 != 0 })
+        #expect(encoder.tokenEmbedding.grad == nil)
+    }
+
     /// Checkpoints before transformers 5 (and every SD checkpoint people download) name the
     /// tensors "text_model.…": the same weights under that prefix give the same states.
     @Test func acceptsTextModelPrefix() throws {
@@ -62,5 +101,25 @@ import TensorEngine
         // Causal: the last tokens (padding after the end) do not influence earlier positions,
         // but every position gets some gradient from its own output.
         #expect(grads[0].suffix(32).contains { $0 != 0 })
+    }
+}
+
+/// CLIPTextModelWithProjection (SDXL's second encoder's shape): text_projection of the state
+/// pooled at the largest id (eos_token_id 2, the legacy rule), against transformers.
+@Suite struct ModelTextProjectionTests {
+    @Test func projectedPooledMatchesTransformers() throws {
+        let folder = TinyModel.root.appendingPathComponent("clip-projection")
+        let config = CLIPTextConfig(vocabSize: 600, hiddenSize: 32, intermediateSize: 40, numHiddenLayers: 2,
+                                    numAttentionHeads: 4, maxPositionEmbeddings: 77, hiddenAct: .gelu, projectionDim: 24)
+        let encoder = try CLIPTextModel(config: config, weights: try SafeTensorsWeights(path: folder.appendingPathComponent("model.safetensors").path),
+                                        endOfTextTokenID: nil)
+        #expect(encoder.unusedTensorNames == [])
+        #expect(encoder.linearLayers.contains { $0.name == "text_projection" })
+        let ref = try TinyModel(name: "clip-projection").outputs("text_encoder")
+        let ids = try ref.floats("input_ids").map { Int($0) }
+        let out = noGrad { encoder.encode([Array(ids[0..<77]), Array(ids[77..<154])]) }
+        expectClose(out.lastHiddenState.scalars, try ref.floats("last_hidden_state"), "last_hidden_state")
+        expectClose(out.penultimateHiddenState.scalars, try ref.floats("penultimate_hidden_state"), "hidden_states[-2]")
+        expectClose(try #require(out.projectedPooled).scalars, try ref.floats("text_embeds"), "text_embeds")
     }
 }

@@ -56,3 +56,28 @@ import TensorEngine
         }
     }
 }
+
+/// Latent sides that do not halve evenly (9x6): the up-samplers resize to the skip
+/// connections' sizes as diffusers does (rtol 1e-4, atol 1e-5).
+@Suite struct ModelUNetOddSizeTests {
+    @Test(arguments: TinyModel.names)
+    func oddLatentSizeMatchesDiffusers(model: String) throws {
+        let tiny = TinyModel(name: model)
+        let unet = try tiny.unet()
+        let ref = try tiny.outputs("unet-odd")
+        let out = noGrad { unet(try! ref.tensor("latents", nhwc: true), timesteps: try! ref.floats("timesteps"), context: try! ref.tensor("context")) }
+        #expect(out.shape == [1, 9, 6, 4])
+        expectClose(nchwValues(out), try ref.floats("out"), "\(model) UNet output on 9x6 latents")
+    }
+
+    /// resizeNearest's backward sends each output gradient to the pixel it copied.
+    @Test func resizeNearestGradientSumsCopies() {
+        let x = Tensor((0..<(1 * 3 * 2 * 1)).map(Float.init), shape: [1, 3, 2, 1])
+        x.requiresGrad = true
+        let y = resizeNearest(x, height: 5, width: 3)
+        // rows ⌊i·3/5⌋ = 0,0,1,1,2; cols ⌊j·2/3⌋ = 0,0,1
+        #expect(y.scalars == [0, 0, 1, 0, 0, 1, 2, 2, 3, 2, 2, 3, 4, 4, 5])
+        y.backward(gradient: Tensor(repeating: 1, shape: y.shape))
+        #expect(x.grad?.scalars == [4, 2, 4, 2, 2, 1])
+    }
+}

@@ -136,7 +136,8 @@ public final class Downsample2D: @unchecked Sendable {
     func callAsFunction(_ x: Tensor) -> Tensor { conv(oneSidedPadding ? padBottomRight(x) : x) }
 }
 
-/// Nearest 2x up-sampling, then a 3x3 conv.
+/// Nearest 2x up-sampling (or to a given size, for sides that were odd on the way down),
+/// then a 3x3 conv.
 public final class Upsample2D: @unchecked Sendable {
     public let conv: Conv2d
 
@@ -144,5 +145,8 @@ public final class Upsample2D: @unchecked Sendable {
         conv = try Conv2d(w, "conv", in: channels, out: channels, kernel: 3, padding: 1)
     }
 
-    func callAsFunction(_ x: Tensor) -> Tensor { conv(upsampleNearest2x(x)) }
+    func callAsFunction(_ x: Tensor, size: (height: Int, width: Int)? = nil) -> Tensor {
+        guard let size, size != (2 * x.shape[1], 2 * x.shape[2]) else { return conv(upsampleNearest2x(x)) }
+        return conv(resizeNearest(x, height: size.height, width: size.width))
+    }
 }

@@ -18,6 +18,9 @@ public struct CLIPTextOutput {
     public let penultimateHiddenState: Tensor
     /// lastHiddenState at each sequence's end-of-text token [B, D].
     public let pooled: Tensor
+    /// text_projection(pooled) [B, projectionDim] when the config has a projection
+    /// (CLIPTextModelWithProjection's text_embeds: SDXL's second encoder), else nil.
+    public let projectedPooled: Tensor?
 }
 
 public final class CLIPTextModel: @unchecked Sendable {
@@ -26,9 +29,21 @@ public final class CLIPTextModel: @unchecked Sendable {
     public let positionEmbedding: Tensor    // [maxPositions, D]
     public let layers: [CLIPEncoderLayer]
     public let finalLayerNorm: LayerNorm
+    /// "text_projection" [projectionDim, D], no bias, when config.projectionDim is set.
+    public let textProjection: Linear?
     /// Token id whose position gives the pooled output (transformers' eos_token_id; CLIP's
     /// <|endoftext|> is 49407). nil: the position of the largest id, as old configs did.
     public var endOfTextTokenID: Int?
+    /// Extra token rows [E, D] after the vocabulary: ids vocabSize ..< vocabSize + E look them
+    /// up (the ids a tokenizer gives added tokens). Textual inversion trains these (set
+    /// requiresGrad) while the vocabulary stays frozen; loaded embeddings go here too.
+    public var appendedTokenEmbeddings: Tensor? {
+        didSet {
+            if let t = appendedTokenEmbeddings {
+                precondition(t.rank == 2 && t.shape[1] == config.hiddenSize, "appended token embeddings \(t.shape) must be [E, \(config.hiddenSize)]")
+            }
+        }
+    }
     /// Recompute each layer in backward instead of keeping its activations.
     public var gradientCheckpointing = false
     /// Every linear layer by name ("encoder.layers.0.self_attn.q_proj", …), for LoRA.
@@ -47,18 +62,21 @@ public final class CLIPTextModel: @unchecked Sendable {
         positionEmbedding = try root.tensor("embeddings.position_embedding.weight", shape: [config.maxPositionEmbeddings, d])
         layers = try (0..<config.numHiddenLayers).map { try CLIPEncoderLayer(root.scoped("encoder.layers.\($0)"), config) }
         finalLayerNorm = try LayerNorm(root, "final_layer_norm", dim: d, eps: config.layerNormEps)
+        // transformers keeps text_projection outside text_model, whichever prefix the rest has.
+        let top = WeightReader(source)
+        textProjection = try config.projectionDim.map { try Linear(top, "text_projection", in: d, out: $0, bias: false) }
         self.endOfTextTokenID = endOfTextTokenID
-        linearLayers = root.linearLayers
-        parameters = root.parameters
-        unusedTensorNames = root.unusedNames
+        linearLayers = root.linearLayers + top.linearLayers
+        parameters = root.parameters.merging(top.parameters) { a, _ in a }
+        unusedTensorNames = root.unusedNames.filter { !top.usedNames.contains($0) }
     }
 
-    /// Token embeddings for ids [B][L]: [B, L, D]. Textual inversion swaps rows of this
-    /// before calling `encode(tokenEmbeddings:)`.
+    /// Token embeddings for ids [B][L]: [B, L, D], from the vocabulary and the appended rows.
     public func embed(_ ids: [[Int]]) -> Tensor {
         let l = ids.first?.count ?? 0
         precondition(ids.allSatisfy { $0.count == l }, "every sequence in a batch needs the same length")
-        return embedding(tokenEmbedding, ids: ids.flatMap { $0 }).reshaped([ids.count, l, config.hiddenSize])
+        return embedding(tokenEmbedding, appended: appendedTokenEmbeddings, ids: ids.flatMap { $0 })
+            .reshaped([ids.count, l, config.hiddenSize])
     }
 
     /// Encodes token ids [B][L] (L ≤ max positions, usually 77).
@@ -79,7 +97,9 @@ public final class CLIPTextModel: @unchecked Sendable {
             h = gradientCheckpointing ? checkpoint([h]) { layer($0[0]) } : layer(h)
         }
         let last = finalLayerNorm(h)
-        return CLIPTextOutput(lastHiddenState: last, penultimateHiddenState: penultimate, pooled: pool(last, ids))
+        let pooled = pool(last, ids)
+        return CLIPTextOutput(lastHiddenState: last, penultimateHiddenState: penultimate, pooled: pooled,
+                              projectedPooled: textProjection?(pooled))
     }
 
     private func pool(_ states: Tensor, _ ids: [[Int]]) -> Tensor {

@@ -135,7 +135,8 @@ public struct UNetConfig: Sendable, Equatable {
     /// Head count of the transformers in down block `i` (the mid block uses the last).
     public func heads(block i: Int) -> Int { (numAttentionHeads ?? attentionHeadDim)[i] }
     public var timeEmbedDim: Int { timeEmbeddingDim ?? blockOutChannels[0] * 4 }
-    /// Each spatial side of the latents must be a multiple of this (one halving per down-sampler).
+    /// Latent sides that are multiples of this halve exactly at every down-sampler; other sizes
+    /// work too (the up-samplers then resize to the skip connections' sizes).
     public var spatialMultiple: Int { 1 << max(0, blockOutChannels.count - 1) }
 
     /// Throws for a configuration this code does not implement or that cannot be a network,
@@ -153,6 +154,8 @@ public struct UNetConfig: Sendable, Equatable {
         if onlyCrossAttention { throw unsupported("only_cross_attention", "true", "only false is implemented") }
         if dualCrossAttention { throw unsupported("dual_cross_attention", "true", "only false is implemented") }
         if actFn != "silu" { throw unsupported("act_fn", actFn, "only \"silu\" is implemented") }
+        if midBlockScaleFactor != 1 { throw unsupported("mid_block_scale_factor", "\(midBlockScaleFactor)", "only 1 is implemented") }
+        if centerInputSample { throw unsupported("center_input_sample", "true", "only false is implemented") }
         if timeEmbeddingType != "positional" { throw unsupported("time_embedding_type", timeEmbeddingType, "only \"positional\" is implemented") }
         if let midBlockType, midBlockType != "UNetMidBlock2DCrossAttn" {
             throw unsupported("mid_block_type", midBlockType, "only UNetMidBlock2DCrossAttn is implemented")

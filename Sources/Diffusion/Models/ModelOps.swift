@@ -71,3 +71,37 @@ public func padBottomRight(_ x: Tensor) -> Tensor {
         return [dx]
     }
 }
+
+/// Nearest-neighbour resize of x [N, H, W, C] to [N, outH, outW, C] with PyTorch's
+/// F.interpolate(mode="nearest") rule: output row i reads input row ⌊i · H / outH⌋. The UNet's
+/// up-samplers use it when a latent side is not a multiple of 2^(blocks−1) (e.g. 520 px).
+public func resizeNearest(_ x: Tensor, height outH: Int, width outW: Int) -> Tensor {
+    precondition(x.rank == 4 && outH > 0 && outW > 0, "resizeNearest needs [N, H, W, C] and a positive size, got \(x.shape)")
+    let (n, h, w, c) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+    let rows = (0..<outH).map { min(Int(Float($0) * (Float(h) / Float(outH))), h - 1) }
+    let cols = (0..<outW).map { min(Int(Float($0) * (Float(w) / Float(outW))), w - 1) }
+    let y = Tensor(uninitializedShape: [n, outH, outW, c])
+    let (src, dst) = (x.data, y.data)
+    rows.withUnsafeBufferPointer { rowsP in cols.withUnsafeBufferPointer { colsP in
+        parallelFor(n * outH) { r in
+            let (b, i) = (r / outH, r % outH)
+            for j in 0..<outW {
+                (dst + (r * outW + j) * c).update(from: src + ((b * h + rowsP[i]) * w + colsP[j]) * c, count: c)
+            }
+        }
+    } }
+    return y.recorded("resizeNearest", inputs: [x]) { ctx in
+        // Each output pixel adds its gradient to the input pixel it copied.
+        let dx = Tensor(zeros: x.shape)
+        let (g, out) = (ctx.gradOutput.data, dx.data)
+        rows.withUnsafeBufferPointer { rowsP in cols.withUnsafeBufferPointer { colsP in
+            parallelFor(n) { b in
+                for i in 0..<outH { for j in 0..<outW {
+                    let from = g + ((b * outH + i) * outW + j) * c, to = out + ((b * h + rowsP[i]) * w + colsP[j]) * c
+                    for k in 0..<c { to[k] += from[k] }
+                } }
+            }
+        } }
+        return [dx]
+    }
+}

@@ -119,13 +119,12 @@ public final class UNet2DConditionModel: @unchecked Sendable {
 
     /// The model output (noise, or v for v-prediction models) for latents [N, H, W, inChannels],
     /// one timestep per sample, and context [N, L, crossAttentionDim] (the text encoder's
-    /// states). H and W must be multiples of `config.spatialMultiple`.
+    /// states). Any H and W: when a side is not a multiple of `config.spatialMultiple`, each
+    /// up-sampler resizes to the matching skip connection's size, as diffusers does.
     public func callAsFunction(_ latents: Tensor, timesteps: [Float], context: Tensor) -> Tensor {
         let n = latents.shape[0]
         precondition(latents.rank == 4 && latents.shape[3] == config.inChannels,
                      "UNet input \(latents.shape), expected [N, H, W, \(config.inChannels)]")
-        precondition(latents.shape[1] % config.spatialMultiple == 0 && latents.shape[2] % config.spatialMultiple == 0,
-                     "UNet input \(latents.shape[1])x\(latents.shape[2]) is not a multiple of \(config.spatialMultiple)")
         precondition(timesteps.count == n, "\(timesteps.count) timesteps for a batch of \(n)")
         precondition(context.rank == 3 && context.shape[0] == n && context.shape[2] == config.crossAttentionDim,
                      "UNet context \(context.shape), expected [\(n), L, \(config.crossAttentionDim)]")
@@ -158,7 +157,10 @@ public final class UNet2DConditionModel: @unchecked Sendable {
                 h = runResnet(resnet, concatLast([h, skips.removeLast()]), temb)
                 if !block.attentions.isEmpty { h = runTransformer(block.attentions[j], h, context) }
             }
-            if let up = block.upsampler { h = up(h) }
+            if let up = block.upsampler {
+                let next = skips[skips.count - 1]     // the size the next block's skips have
+                h = up(h, size: (next.shape[1], next.shape[2]))
+            }
         }
         return convOut(convNormOut(h, silu: true))
     }

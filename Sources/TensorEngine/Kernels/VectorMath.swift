@@ -19,9 +19,32 @@ typealias Vec8 = SIMD8<Float>
     for k in 0..<(n - i) { p[i + k] = v[k] }
 }
 
-/// eˣ is `vectorExp` (Kernels/Attention.swift): one exp for the whole engine, compare-free
-/// (the standard library lowers SIMD compares, rounding and float→int conversion lane by lane).
-@inline(__always) func vexp(_ x: Vec8) -> Vec8 { vectorExp(x) }
+/// max(y, 0) from the sign bit, without a compare: (y + |y|) / 2.
+@inline(__always) func vrelu(_ y: Vec8) -> Vec8 {
+    (y + unsafeBitCast(unsafeBitCast(y, to: SIMD8<UInt32>.self) & 0x7FFF_FFFF, to: Vec8.self)) * 0.5
+}
+
+/// eˣ: range reduction x = k·ln2 + r (ln2 split in two for exactness), a degree-5 minimax
+/// polynomial for eʳ on |r| ≤ ln2/2 (Cephes' coefficients), and 2ᵏ built in the exponent bits.
+/// x is clamped to [−87.3, 88.3] (finite results; ~1e-38 at the bottom).
+@inline(__always) func vexp(_ x: Vec8) -> Vec8 {
+    let above = x + vrelu(-87.3 - x)
+    let x = above - vrelu(above - 88.3)
+    // Adding 1.5·2²³ rounds to an integer in the low mantissa bits (round to nearest even).
+    let magic: Float = 12_582_912
+    let shifted = x * 1.442695040888963 + magic
+    let k = shifted - magic
+    let r = (x - k * 0.693359375) - k * -2.12194440e-4
+    var p = Vec8(repeating: 1.9875691500e-4)
+    p = p * r + 1.3981999507e-3
+    p = p * r + 8.3334519073e-3
+    p = p * r + 4.1665795894e-2
+    p = p * r + 1.6666665459e-1
+    p = p * r + 5.0000001201e-1
+    let e = p * (r * r) + r + 1
+    let biased = (unsafeBitCast(shifted, to: SIMD8<Int32>.self) &- 0x4B40_0000 &+ 127) &<< 23
+    return e * unsafeBitCast(biased, to: Vec8.self)
+}
 
 /// All-ones lanes where x < 0, zero elsewhere (the sign bit spread by an arithmetic shift).
 @inline(__always) func negativeMask(_ x: Vec8) -> SIMD8<UInt32> {
