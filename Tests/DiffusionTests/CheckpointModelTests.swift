@@ -105,3 +105,33 @@ func runModels(_ ckpt: StableDiffusionCheckpoint, tiny: TinyModel, weights: [Che
         expectClose(a.decoded, b.decoded, "variants decoded image")
     }
 }
+
+@Suite struct CheckpointModelLoadingTests {
+    @Test func loadsEveryNetworkOfEveryLayout() throws {
+        for path in [CheckpointFixtures.model("sd1-tiny"), CheckpointFixtures.checkpoint("sd2_bf16.safetensors"),
+                     CheckpointFixtures.checkpoint("sd2_variants")] {
+            let ckpt = try StableDiffusionCheckpoint.open(path)
+            #expect(try ckpt.loadUNet().unusedTensorNames.isEmpty, "\(path)")
+            #expect(try ckpt.loadVAE().unusedTensorNames.isEmpty, "\(path)")
+            #expect(try ckpt.loadTextEncoder().unusedTensorNames.isEmpty, "\(path)")
+        }
+    }
+
+    /// A tensor no network reads is reported, not dropped.
+    @Test func unreadTensorIsAnError() throws {
+        let dir = try CheckpointFixtures.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let folder = dir + "/pipeline"
+        try CheckpointFixtures.copy(CheckpointFixtures.model("sd1-tiny"), to: folder)
+        let vaeFile = folder + "/vae/diffusion_pytorch_model.safetensors"
+        try CheckpointFixtures.rewrite(CheckpointFixtures.model("sd1-tiny/vae/diffusion_pytorch_model.safetensors"), to: vaeFile + ".new") {
+            $0["encoder.mid_block.attentions.0.extra_gate.weight"] = ([2], [1, 2], .f32)
+        }
+        try FileManager.default.removeItem(atPath: vaeFile)
+        try FileManager.default.moveItem(atPath: vaeFile + ".new", toPath: vaeFile)
+        let ckpt = try StableDiffusionCheckpoint.open(folder)
+        #expect(throws: CheckpointError.unknownTensor(path: vaeFile, name: "encoder.mid_block.attentions.0.extra_gate.weight")) {
+            _ = try ckpt.loadVAE()
+        }
+    }
+}
