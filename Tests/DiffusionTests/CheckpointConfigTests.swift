@@ -5,7 +5,7 @@ import Testing
 @testable import Diffusion
 
 @Suite struct CheckpointConfigTests {
-    func json(_ text: String) throws -> JSONValue { try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8)) }
+    func json(_ text: String) throws -> JSONValue { try JSONValue.parse(Data(text.utf8), path: "test.json") }
 
     @Test func unetConfigOfTheTinyFixturesMatchesTheirJSON() throws {
         let sd1 = try UNetConfig(contentsOf: CheckpointFixtures.model("sd1-tiny/unet/config.json"))
@@ -110,13 +110,24 @@ import Testing
         let c = try SchedulerConfig(contentsOf: CheckpointFixtures.model("sd2-tiny/scheduler/scheduler_config.json"))
         #expect(c.predictionType == .vPrediction)
         #expect(c.betaSchedule == .scaledLinear && c.betaStart == 0.00085 && c.betaEnd == 0.012)
-        #expect(c.className == "DDIMScheduler" && c.stepsOffset == 1 && !c.setAlphaToOne)
+        #expect(c.className == "DDIMScheduler" && c.stepsOffset == 1 && c.setAlphaToOne == false)
         let defaults = try SchedulerConfig(json: json("{}"))
         #expect(defaults.betaSchedule == .linear && defaults.predictionType == .epsilon && defaults.betaEnd == 0.02)
-        // Sampler-specific keys (PNDM's skip_prk_steps, …) are not this struct's business.
-        _ = try SchedulerConfig(json: json(#"{"skip_prk_steps": true, "use_karras_sigmas": true}"#))
+        // Sampler settings diffusers' samplers have are read, not refused.
+        let samplerKeys = try SchedulerConfig(json: json(#"{"skip_prk_steps": true, "use_karras_sigmas": true}"#))
+        #expect(samplerKeys.skipPRKSteps == true && samplerKeys.useKarrasSigmas)
         let bad = errorText { _ = try SchedulerConfig(json: json(#"{"prediction_type": "flow"}"#), path: "s.json") }
-        #expect(bad == "s.json: prediction_type = \"flow\" is not supported: expected epsilon, v_prediction or sample")
+        #expect(bad == #"s.json: "prediction_type": "flow" is not supported: expected "epsilon" or "v_prediction""#)
         #expect(errorText { _ = try SchedulerConfig(json: json(#"{"trained_betas": [0.1, 0.2]}"#)) }?.contains("trained_betas") == true)
+    }
+
+    @Test func badJSONNamesFileLineAndColumn() throws {
+        let text = errorText { _ = try JSONValue.parse(Data("{\n  \"a\": 1,\n  \"b\": tru\n}".utf8), path: "m/unet/config.json") }
+        #expect(text == "m/unet/config.json: is not valid JSON: line 3, column 8: expected a value, found 'tru\n}'")
+        let unclosed = errorText { _ = try JSONValue.parse(Data(#"{"a": "b"#.utf8), path: "x.json") }
+        #expect(unclosed == "x.json: is not valid JSON: line 1, column 9: a string is not closed, found the end of the file")
+        // Escapes, nesting and numbers as JSON writes them.
+        let v = try JSONValue.parse(Data(#"{"s": "\u00e9\ud83d\ude00\n", "a": [1, -2.5e-3, true, null, {}]}"#.utf8), path: "y.json")
+        #expect(v == ["s": "é😀\n", "a": [1, -0.0025, true, .null, [:]]])
     }
 }

@@ -116,7 +116,7 @@ import Testing
         #expect(errorText { _ = try StableDiffusionCheckpoint.open(dir + "/x.safetensors") }?.contains("not a valid safetensors file") == true)
         try #"{"prediction_type": "v"}"#.write(toFile: dir + "/s.json", atomically: true, encoding: .utf8)
         let badSidecar = errorText { _ = try StableDiffusionCheckpoint.open(sd1, options: .init(sidecarPath: dir + "/s.json")) }
-        #expect(badSidecar == "\(dir)/s.json: prediction_type should be \"epsilon\", \"v_prediction\" or \"sample\", found \"v\"")
+        #expect(badSidecar == "\(dir)/s.json: prediction_type should be \"epsilon\" or \"v_prediction\", found \"v\"")
     }
 }
 

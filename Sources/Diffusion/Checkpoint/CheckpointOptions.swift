@@ -18,7 +18,7 @@
 import Foundation
 
 public struct CheckpointOptions: Sendable, Equatable {
-    public var predictionType: SchedulerConfig.PredictionType?
+    public var predictionType: PredictionType?
     public var upcastAttention: Bool?
     /// Prefer `<weights>.<variant>.safetensors` in a diffusers folder (e.g. "fp16"). Without it
     /// the plain files are used, and a folder that only has one variant uses that.
@@ -26,7 +26,7 @@ public struct CheckpointOptions: Sendable, Equatable {
     /// A sidecar to read instead of `<name>.json` / `<name>.yaml` beside a single file.
     public var sidecarPath: String?
 
-    public init(predictionType: SchedulerConfig.PredictionType? = nil, upcastAttention: Bool? = nil,
+    public init(predictionType: PredictionType? = nil, upcastAttention: Bool? = nil,
                 variant: String? = nil, sidecarPath: String? = nil) {
         self.predictionType = predictionType; self.upcastAttention = upcastAttention
         self.variant = variant; self.sidecarPath = sidecarPath
@@ -35,7 +35,7 @@ public struct CheckpointOptions: Sendable, Equatable {
 
 /// A sidecar's content.
 struct SingleFileSidecar {
-    var predictionType: SchedulerConfig.PredictionType?
+    var predictionType: PredictionType?
     var upcastAttention: Bool?
     /// Config keys per component ("unet", "vae", "text_encoder", "scheduler").
     var overrides: [String: [String: JSONValue]] = [:]
@@ -67,8 +67,8 @@ struct SingleFileSidecar {
         for (key, value) in o {
             switch key {
             case "prediction_type":
-                guard case .string(let p) = value, let t = SchedulerConfig.PredictionType(rawValue: p) else {
-                    throw CheckpointError.badConfigValue(path: path, key: key, expected: "\"epsilon\", \"v_prediction\" or \"sample\"", found: value.description)
+                guard case .string(let p) = value, let t = PredictionType(rawValue: p) else {
+                    throw CheckpointError.badConfigValue(path: path, key: key, expected: "\"epsilon\" or \"v_prediction\"", found: value.description)
                 }
                 s.predictionType = t
             case "upcast_attention":

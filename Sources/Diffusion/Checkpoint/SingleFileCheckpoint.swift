@@ -60,11 +60,12 @@ struct SingleFileCheckpoint {
         let (vaeJSON, vaeLevels) = try Self.inferVAE(file)
         vae = try VAEConfig(json: merged(vaeJSON, "vae"), path: "\(path) (VAE inferred from \(CheckpointNames.vaePrefix)*)")
 
-        // SD's training schedule; a sidecar may change it.
-        var sched = SchedulerConfig()
+        // SD's training schedule; a sidecar may change it. The keys are those of
+        // `SchedulerConfig.stableDiffusion` where it differs from diffusers' defaults.
+        var sched = SchedulerConfig.stableDiffusion
         if sidecar.overrides["scheduler"] != nil {
-            let sd: [String: JSONValue] = ["beta_start": .number(0.00085), "beta_end": .number(0.012), "beta_schedule": .string("scaled_linear"),
-                                           "steps_offset": .number(1), "set_alpha_to_one": .bool(false), "clip_sample": .bool(false)]
+            let sd: [String: JSONValue] = ["beta_start": 0.00085, "beta_end": 0.012, "beta_schedule": "scaled_linear", "steps_offset": 1,
+                                           "set_alpha_to_one": false, "clip_sample": false, "skip_prk_steps": true]
             sched = try SchedulerConfig(json: merged(sd, "scheduler"), path: "\(path) sidecar \"scheduler\"")
         }
         if let p = options.predictionType ?? sidecar.predictionType { sched.predictionType = p }

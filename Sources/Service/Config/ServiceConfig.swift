@@ -30,6 +30,16 @@ public struct ServiceConfig: Sendable, Equatable {
         public var maxImagePixels: Int = 50_000_000
         public var maxImageBytes: Int = 64 << 20
         public var maxRecipeBytes: Int = 256 << 10
+        /// Images per optimiser step (memory grows with it).
+        public var maxBatchSize: Int = 8
+        /// Prior-preservation class images per subject (each missing one is generated on the CPU).
+        public var maxClassImages: Int = 1000
+        /// Subjects in one recipe.
+        public var maxSubjects: Int = 8
+        /// Images in one sample grid (prompts × seeds).
+        public var maxSampleImages: Int = 64
+        /// Denoising steps per sample image.
+        public var maxSampleSteps: Int = 150
         public init() {}
     }
 

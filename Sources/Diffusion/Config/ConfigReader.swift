@@ -69,6 +69,12 @@ struct ConfigReader {
         return b
     }
 
+    mutating func optionalBool(_ key: String) throws -> Bool? {
+        guard let v = value(key) else { return nil }
+        guard case .bool(let b) = v else { throw bad(key, "true or false", v) }
+        return b
+    }
+
     mutating func string(_ key: String, default d: String) throws -> String {
         try optionalString(key) ?? d
     }
@@ -97,12 +103,18 @@ struct ConfigReader {
         }
     }
 
-    mutating func floatList(_ key: String) throws -> [Float]? {
+    mutating func optionalDouble(_ key: String) throws -> Double? {
+        guard let v = value(key) else { return nil }
+        guard case .number(let x) = v else { throw bad(key, "a number", v) }
+        return x
+    }
+
+    mutating func doubleList(_ key: String) throws -> [Double]? {
         guard let v = value(key) else { return nil }
         guard case .array(let a) = v else { throw bad(key, "a list of numbers", v) }
         return try a.map { e in
             guard case .number(let x) = e else { throw bad(key, "a list of numbers", v) }
-            return Float(x)
+            return x
         }
     }
 
@@ -129,6 +141,9 @@ struct ConfigReader {
         guard let v = values[key] else { return }
         if !allowed.contains(v) { throw CheckpointError.unsupportedConfig(path: path, key: key, value: v.description, reason: reason) }
     }
+
+    /// Keys present that no read consumed, sorted.
+    var unconsumedKeys: [String] { values.keys.filter { !consumed.contains($0) }.sorted() }
 
     mutating func ignore(_ keys: [String]) { consumed.formUnion(keys) }
 

@@ -1,0 +1,43 @@
+/// Euler ancestral sampling (k-diffusion's sample_euler_ancestral), as diffusers'
+/// EulerAncestralDiscreteScheduler: each step goes deterministically down to σ_down and adds
+/// fresh noise of scale σ_up, with σ_down² + σ_up² = σ_{i+1}². The noise is passed in, one
+/// standard-normal draw the size of the sample per step.
+public struct EulerAncestralSampler: Sampler {
+    public let timesteps: [Float]
+    public let sigmas: [Float]
+    public let initNoiseSigma: Float
+    public let usesNoise = true
+    public private(set) var stepIndex = 0
+    let predictionType: PredictionType
+
+    public init(schedule: NoiseSchedule, steps: Int) throws {
+        // diffusers' ancestral scheduler has no Karras option: the config's flag is not applied.
+        let s = try SigmaSchedule(schedule: schedule, steps: steps, defaultSpacing: .linspace, allowKarras: false)
+        timesteps = s.timesteps
+        sigmas = s.sigmas
+        initNoiseSigma = s.initNoiseSigma(schedule.config.timestepSpacing ?? .linspace)
+        predictionType = schedule.config.predictionType
+    }
+
+    public func scaleModelInput(_ sample: [Float], timestep: Float) -> [Float] {
+        let sigma = sigmas[stepIndex]
+        let scale = (sigma * sigma + 1).squareRoot()
+        return sample.map { $0 / scale }
+    }
+
+    public mutating func step(modelOutput: [Float], timestep: Float, sample: [Float], noise: [Float]?) -> [Float] {
+        checkStep(timestep, modelOutput, sample, noise)
+        let sigma = sigmas[stepIndex], sigmaTo = sigmas[stepIndex + 1]
+        stepIndex += 1
+        let sigmaUp = (sigmaTo * sigmaTo * (sigma * sigma - sigmaTo * sigmaTo) / (sigma * sigma)).squareRoot()
+        let sigmaDown = (sigmaTo * sigmaTo - sigmaUp * sigmaUp).squareRoot()
+        let dt = sigmaDown - sigma
+        let vScale = -sigma / (sigma * sigma + 1).squareRoot(), xScale = sigma * sigma + 1
+        let z = noise!
+        return (0..<sample.count).map { i in
+            let x0 = predictedOriginal(predictionType, sample: sample[i], output: modelOutput[i], sigma: sigma, vScale: vScale, xScale: xScale)
+            let derivative = (sample[i] - x0) / sigma
+            return (sample[i] + derivative * dt) + z[i] * sigmaUp
+        }
+    }
+}

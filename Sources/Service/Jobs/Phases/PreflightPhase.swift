@@ -1,0 +1,63 @@
+import Foundation
+
+/// Decodes every image as training will and publishes what the model will see: the contact
+/// sheet, the rejected files with reasons, the run estimate. The job fails only when too few
+/// usable images remain (Preflight's `problem`).
+public struct PreflightPhase: JobPhase {
+    public let name = "preflight"
+    public let skipWhenCompleted = true
+
+    public init() {}
+
+    public func run(_ context: JobContext) throws {
+        let plan = try context.plan
+        let limits = context.config.limits
+        let folders = plan.imageFolders
+        var rejectedLines: [String] = []
+        var problems: [String] = []
+        var estimate: RunEstimate?
+        for (index, imageFolder) in folders.enumerated() {
+            let folder = imageFolder.subfolder
+            try context.checkStop()
+            context.progress(step: index, total: folders.count)
+            var options = PreflightOptions(resolution: plan.resolution, centerCrop: plan.centerCrop, subfolder: folder,
+                                           maxImages: limits.maxImages, maxImageBytes: limits.maxImageBytes,
+                                           maxImagePixels: limits.maxImagePixels,
+                                           minImages: imageFolder.isClassFolder ? 1 : limits.minImages, plan: plan.training)
+            options.plan.threads = context.config.threads
+            let report = Preflight.run(jobDirectory: URL(fileURLWithPath: context.jobDirectory), options: options)
+            let prefix = folder.map { $0 + "/" } ?? ""
+            let stem = folder.map { "preflight-" + Self.fileSafe($0) } ?? "preflight"
+            try AtomicFile.writeJSON(report, to: "\(context.workDirectory)/\(stem).json")
+            if let sheet = report.contactSheetJPEG {
+                try AtomicFile.write(sheet, to: "\(context.workDirectory)/contact-sheet\(folder.map { "-" + Self.fileSafe($0) } ?? "").jpg")
+            }
+            rejectedLines += report.rejected.map { "\(prefix)\($0.fileName): \($0.reason)" }
+            context.logger.info("preflight \(prefix.isEmpty ? "images" : prefix): \(report.accepted.count) usable, \(report.rejected.count) rejected")
+            if let problem = report.problem { problems.append(prefix.isEmpty ? problem : "\(prefix): \(problem)") }
+            if estimate == nil && !imageFolder.isClassFolder { estimate = report.estimate }
+        }
+        context.progress(step: folders.count, total: folders.count)
+        let rejectedText = rejectedLines.isEmpty ? "No files were rejected.\n" : rejectedLines.joined(separator: "\n") + "\n"
+        try AtomicFile.write(Data(rejectedText.utf8), to: context.workDirectory + "/rejected.txt")
+        if let estimate {
+            let text = """
+                Estimated training time: \(ProgressBar.duration(estimate.seconds))
+                Estimated peak memory: \(String(format: "%.1f", Double(estimate.peakMemoryBytes) / 1_073_741_824)) GiB
+                \(estimate.formula)
+
+                """
+            try AtomicFile.write(Data(text.utf8), to: context.workDirectory + "/estimate.txt")
+        }
+        if !problems.isEmpty {
+            var message = problems.joined(separator: "\n")
+            if !rejectedLines.isEmpty { message += "\n\nRejected files:\n" + rejectedLines.map { "  " + $0 }.joined(separator: "\n") }
+            throw JobFailure(message)
+        }
+    }
+
+    /// "people/alice" → "people-alice": one file name per folder, in the run's top level.
+    static func fileSafe(_ folder: String) -> String {
+        String(folder.map { $0 == "/" ? "-" : $0 })
+    }
+}
