@@ -52,3 +52,30 @@ public func parallelFor(_ count: Int, _ body: (Int) -> Void) {
         DispatchQueue.concurrentPerform(iterations: count) { body($0) }
     }
 }
+
+/// How many parts `parallelPartitions` splits `count` items into: one per thread, fewer when
+/// a part would hold under `minimumPerThread` items. Kernels that reduce (bias gradients, loss
+/// sums) allocate one partial result per part and add them up after.
+@inlinable
+public func partitionCount(_ count: Int, minimumPerThread: Int = 4096) -> Int {
+    max(1, min(EngineThreads.count, count / max(1, minimumPerThread)))
+}
+
+/// Runs `body(part, range)` for `parts` contiguous ranges covering `0..<count`, in parallel.
+/// `part` indexes a per-part scratch buffer, so reductions need no locks and stay deterministic
+/// (the parts are always the same for the same count and thread setting).
+@inlinable
+public func parallelPartitions(_ count: Int, parts: Int, _ body: (_ part: Int, _ range: Range<Int>) -> Void) {
+    guard count > 0 else { return }
+    let parts = max(1, min(parts, count))
+    let per = (count + parts - 1) / parts
+    if parts == 1 { body(0, 0..<count); return }
+    withoutActuallyEscaping(body) { body in
+        nonisolated(unsafe) let body = body
+        DispatchQueue.concurrentPerform(iterations: parts) { p in
+            let start = p * per
+            let end = min(count, start + per)
+            if start < end { body(p, start..<end) }
+        }
+    }
+}

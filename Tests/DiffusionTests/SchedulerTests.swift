@@ -55,11 +55,11 @@ import ModelIO
     }
 
     @Test func readsAStableDiffusionSchedulerConfig() throws {
-        let json: [String: Any] = [
+        let json: JSONValue = [
             "_class_name": "PNDMScheduler", "_diffusers_version": "0.6.0", "beta_end": 0.012,
             "beta_schedule": "scaled_linear", "beta_start": 0.00085, "clip_sample": false,
             "num_train_timesteps": 1000, "set_alpha_to_one": false, "skip_prk_steps": true,
-            "steps_offset": 1, "trained_betas": NSNull(), "prediction_type": "v_prediction",
+            "steps_offset": 1, "trained_betas": .null, "prediction_type": "v_prediction",
             "timestep_spacing": "leading", "some_future_key": 3,
         ]
         let config = try SchedulerConfig(json: json)
@@ -83,21 +83,26 @@ import ModelIO
     }
 
     @Test func pythonNonFiniteNumbersAreRead() throws {
-        let text = #"{"lambda_min_clipped": -Infinity, "note": "Infinity and NaN stay text", "x": NaN}"#
-        let object = try #require(PythonJSON.object(from: Data(text.utf8)))
-        #expect(PythonJSON.double(object["lambda_min_clipped"]!) == -.infinity)
-        #expect(object["note"] as? String == "Infinity and NaN stay text")
-        #expect(PythonJSON.double(object["x"]!)?.isNaN == true)
+        let text = #"{"lambda_min_clipped": -Infinity, "note": "Infinity and NaN stay text", "x": NaN, "y": Infinity}"#
+        let object = try JSONValue.parse(Data(text.utf8), path: "t.json")
+        #expect(object["lambda_min_clipped"] == .number(-.infinity))
+        #expect(object["note"] == .string("Infinity and NaN stay text"))
+        guard case .number(let x)? = object["x"] else { Issue.record("NaN should read as a number"); return }
+        #expect(x.isNaN)
+        #expect(object["y"] == .number(.infinity))
         #expect(throws: SchedulerConfigError.self) { try SchedulerConfig(json: ["lambda_min_clipped": -5.1]) }
+        // The file as diffusers saves it reads, -Infinity included.
+        let dpm = try SchedulerConfig(contentsOf: DiffusionFixture.url("schedulers/configs/DPMSolverMultistepScheduler.json"))
+        #expect(!dpm.ignoredKeys.contains("lambda_min_clipped"))
     }
 
     @Test func stableDiffusionDefaultsEqualTheSD15ConfigFile() throws {
         // runwayml/stable-diffusion-v1-5 scheduler/scheduler_config.json (no timestep_spacing key).
-        let json: [String: Any] = [
+        let json: JSONValue = [
             "_class_name": "PNDMScheduler", "_diffusers_version": "0.6.0", "beta_end": 0.012,
             "beta_schedule": "scaled_linear", "beta_start": 0.00085, "clip_sample": false,
             "num_train_timesteps": 1000, "set_alpha_to_one": false, "skip_prk_steps": true,
-            "steps_offset": 1, "trained_betas": NSNull(),
+            "steps_offset": 1, "trained_betas": .null,
         ]
         let fromFile = try NoiseSchedule(config: try SchedulerConfig(json: json))
         let builtIn = try NoiseSchedule(config: .stableDiffusion)
@@ -160,7 +165,7 @@ import ModelIO
     @Test(arguments: runs) func matchesDiffusersStepByStep(run: String) throws {
         let f = try DiffusionFixture.safetensors("schedulers/\(run).safetensors")
         let meta = try f.fixtureMetadata()
-        let json = try #require(meta["config"] as? [String: Any])
+        let json = try f.fixtureConfig()
         let schedule = try NoiseSchedule(config: try SchedulerConfig(json: json))
         let steps = try #require(meta["steps"] as? Int)
         let eta = try #require((meta["eta"] as? NSNumber)?.floatValue)
@@ -208,5 +213,11 @@ fileprivate extension SafeTensorsFile {
     func fixtureMetadata() throws -> [String: Any] {
         let text = try #require(metadata["fixture"], "\(path) has no \"fixture\" metadata")
         return try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+    }
+
+    /// The scheduler config the fixture script used, through the same reader as config files.
+    func fixtureConfig() throws -> JSONValue {
+        let text = try #require(metadata["fixture"], "\(path) has no \"fixture\" metadata")
+        return try #require(try JSONValue.parse(Data(text.utf8), path: "\(path) metadata")["config"], "\(path) has no fixture config")
     }
 }

@@ -58,3 +58,35 @@ func expectClose(_ actual: [Float], _ expected: [Float], rtol: Float = 1e-5, ato
     }
     #expect(worst < 0, "\(what): element \(worst) is \(worst >= 0 ? actual[worst] : 0), expected \(worst >= 0 ? expected[worst] : 0) (rtol \(rtol), atol \(atol))", sourceLocation: sourceLocation)
 }
+
+import TensorEngine
+
+extension Fixture {
+    /// A fixture tensor as an engine tensor. `nhwc` converts a 4-D NCHW tensor to NHWC.
+    func tensor(_ name: String, nhwc: Bool = false, requiresGrad: Bool = false) throws -> Tensor {
+        let s = try shape(name)
+        var v = try floats(name)
+        var shape = s
+        if nhwc {
+            precondition(s.count == 4, "\(name) is not 4-D")
+            v = Fixture.nchwToNHWC(v, shape: s)
+            shape = [s[0], s[2], s[3], s[1]]
+        }
+        let t = Tensor(v, shape: shape)
+        t.requiresGrad = requiresGrad
+        return t
+    }
+
+    /// A fixture tensor's values, converted to NHWC when `nhwc` (4-D NCHW in the file).
+    func values(_ name: String, nhwc: Bool = false) throws -> [Float] {
+        nhwc ? Fixture.nchwToNHWC(try floats(name), shape: try shape(name)) : try floats(name)
+    }
+
+    func metaFloat(_ key: String) throws -> Float {
+        guard let v = Float(try meta(key)) else { throw FixtureError.missingMetadata(file.path, key) }
+        return v
+    }
+}
+
+/// The engine's op fixtures.
+func opFixture(_ name: String) throws -> Fixture { try Fixture("engine/ops/\(name).safetensors") }

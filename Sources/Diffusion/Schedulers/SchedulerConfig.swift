@@ -1,7 +1,7 @@
 import Foundation
 
 /// How the training betas are laid out over the 1000 training steps.
-public enum BetaSchedule: String, Sendable {
+public enum BetaSchedule: String, Sendable, CaseIterable {
     /// Linear in sqrt(beta): Stable Diffusion's schedule (0.00085 → 0.012).
     case scaledLinear = "scaled_linear"
     /// Linear in beta: the DDPM paper's (0.0001 → 0.02).
@@ -11,13 +11,13 @@ public enum BetaSchedule: String, Sendable {
 }
 
 /// What the UNet predicts: the noise (SD 1.x, SD 2 base) or the velocity (SD 2.x 768).
-public enum PredictionType: String, Sendable {
+public enum PredictionType: String, Sendable, CaseIterable {
     case epsilon
     case vPrediction = "v_prediction"
 }
 
 /// How `steps` sampling timesteps are picked from the training timesteps (diffusers' names).
-public enum TimestepSpacing: String, Sendable {
+public enum TimestepSpacing: String, Sendable, CaseIterable {
     /// Evenly from T-1 down to 0 (rounded for the integer-timestep samplers).
     case linspace
     /// Multiples of T / steps (integer division) plus `steps_offset`: what SD 1.x configs use.
@@ -30,7 +30,7 @@ public enum TimestepSpacing: String, Sendable {
 /// with diffusers' defaults for keys it does not have. A setting that would change the numbers in
 /// a way this implementation does not do (thresholding, zero-terminal-SNR rescaling, …) is an
 /// error naming the key; keys that do not affect these samplers are listed in `ignoredKeys`.
-public struct SchedulerConfig: Sendable {
+public struct SchedulerConfig: Sendable, Equatable {
     public var numTrainTimesteps = 1000
     public var betaStart = 0.00085
     public var betaEnd = 0.012
@@ -92,60 +92,86 @@ public struct SchedulerConfig: Sendable {
         return config
     }
 
-    public init(contentsOf url: URL) throws {
-        guard let data = FileManager.default.contents(atPath: url.path) else {
-            throw SchedulerConfigError(file: url.path, key: nil, problem: "file not found")
-        }
-        guard let object = PythonJSON.object(from: data) else {
-            throw SchedulerConfigError(file: url.path, key: nil, problem: "expected a JSON object")
-        }
-        try self.init(json: object, file: url.path)
+    /// A scheduler_config.json file; errors name the file and the key.
+    public init(contentsOf path: String) throws {
+        let json: JSONValue
+        do { json = try JSONValue.read(path) } catch let e as CheckpointError { throw SchedulerConfigError(e) }
+        try self.init(json: json, path: path)
     }
 
-    public init(json: [String: Any], file: String = "scheduler_config.json") throws {
+    public init(contentsOf url: URL) throws { try self.init(contentsOf: url.path) }
+
+    /// A parsed scheduler config; `path` is what errors call it (a file, or e.g. a sidecar's
+    /// "scheduler" object). Keys it leaves out take diffusers' class defaults.
+    public init(json: JSONValue, path: String = "scheduler_config.json") throws {
+        do { try self.init(reading: json, path: path) } catch let e as CheckpointError { throw SchedulerConfigError(e) }
+    }
+
+    private init(reading json: JSONValue, path: String) throws {
         self = SchedulerConfig.diffusersDefaults
-        var reader = ConfigReader(json: json, file: file)
-        className = try reader.string("_class_name")
-        _ = try reader.string("_diffusers_version")
-        if let v = try reader.int("num_train_timesteps") { numTrainTimesteps = v }
-        if let v = try reader.double("beta_start") { betaStart = v }
-        if let v = try reader.double("beta_end") { betaEnd = v }
-        if let v = try reader.enumeration("beta_schedule", BetaSchedule.self) { betaSchedule = v }
-        trainedBetas = try reader.doubles("trained_betas")
-        if let v = try reader.enumeration("prediction_type", PredictionType.self) { predictionType = v }
-        timestepSpacing = try reader.enumeration("timestep_spacing", TimestepSpacing.self)
-        if let v = try reader.int("steps_offset") { stepsOffset = v }
-        if let v = try reader.bool("set_alpha_to_one") { setAlphaToOne = v }
-        if let v = try reader.bool("clip_sample") { clipSample = v }
-        if let v = try reader.double("clip_sample_range") { clipSampleRange = v }
-        if let v = try reader.bool("use_karras_sigmas") { useKarrasSigmas = v }
-        if let v = try reader.bool("lower_order_final") { lowerOrderFinal = v }
-        if let v = try reader.bool("euler_at_final") { eulerAtFinal = v }
-        if let v = try reader.string("solver_type") {
-            guard v == "midpoint" || v == "heun" else { throw reader.error("solver_type", "\"\(v)\"; expected \"midpoint\" or \"heun\"") }
-            solverTypeHeun = v == "heun"
+        var reader = try ConfigReader(json, path: path)
+        func enumeration<E: RawRepresentable & CaseIterable>(_ key: String, _ type: E.Type) throws -> E? where E.RawValue == String {
+            guard let s = try reader.optionalString(key) else { return nil }
+            guard let e = E(rawValue: s) else {
+                let allowed = E.allCases.map { "\"\($0.rawValue)\"" }
+                throw reader.unsupported(key, "expected " + allowed.dropLast().joined(separator: ", ") + " or " + allowed.last!)
+            }
+            return e
         }
-        if let v = try reader.string("final_sigmas_type") {
-            guard v == "zero" || v == "sigma_min" else { throw reader.error("final_sigmas_type", "\"\(v)\"; expected \"zero\" or \"sigma_min\"") }
-            finalSigmaZero = v == "zero"
+        func oneOf(_ key: String, _ allowed: [String]) throws -> String? {
+            guard let s = try reader.optionalString(key) else { return nil }
+            guard allowed.contains(s) else { throw reader.unsupported(key, "expected \"\(allowed[0])\" or \"\(allowed[1])\"") }
+            return s
         }
+        className = try reader.optionalString("_class_name")
+        _ = try reader.optionalString("_diffusers_version")
+        if let v = try reader.optionalInt("num_train_timesteps") { numTrainTimesteps = v }
+        if let v = try reader.optionalDouble("beta_start") { betaStart = v }
+        if let v = try reader.optionalDouble("beta_end") { betaEnd = v }
+        if let v = try enumeration("beta_schedule", BetaSchedule.self) { betaSchedule = v }
+        trainedBetas = try reader.doubleList("trained_betas")
+        if let v = try enumeration("prediction_type", PredictionType.self) { predictionType = v }
+        timestepSpacing = try enumeration("timestep_spacing", TimestepSpacing.self)
+        if let v = try reader.optionalInt("steps_offset") { stepsOffset = v }
+        if let v = try reader.optionalBool("set_alpha_to_one") { setAlphaToOne = v }
+        if let v = try reader.optionalBool("clip_sample") { clipSample = v }
+        if let v = try reader.optionalDouble("clip_sample_range") { clipSampleRange = v }
+        if let v = try reader.optionalBool("use_karras_sigmas") { useKarrasSigmas = v }
+        if let v = try reader.optionalBool("lower_order_final") { lowerOrderFinal = v }
+        if let v = try reader.optionalBool("euler_at_final") { eulerAtFinal = v }
+        if let v = try oneOf("solver_type", ["midpoint", "heun"]) { solverTypeHeun = v == "heun" }
+        if let v = try oneOf("final_sigmas_type", ["zero", "sigma_min"]) { finalSigmaZero = v == "zero" }
+        skipPRKSteps = try reader.optionalBool("skip_prk_steps")
+
+        // Here rather than only in NoiseSchedule, so the message names the file.
+        guard numTrainTimesteps >= 2 else {
+            throw CheckpointError.badConfigValue(path: path, key: "num_train_timesteps", expected: "an integer of at least 2", found: "\(numTrainTimesteps)")
+        }
+        guard stepsOffset >= 0 else {
+            throw CheckpointError.badConfigValue(path: path, key: "steps_offset", expected: "a non-negative integer", found: "\(stepsOffset)")
+        }
+        if let trainedBetas, trainedBetas.count != numTrainTimesteps {
+            throw CheckpointError.badConfigValue(path: path, key: "trained_betas", expected: "num_train_timesteps = \(numTrainTimesteps) values",
+                                                 found: "\(trainedBetas.count)")
+        }
+
         // Settings with a value other than diffusers' default would change the numbers.
-        skipPRKSteps = try reader.bool("skip_prk_steps")
-        try reader.require("thresholding", equals: false, why: "dynamic thresholding is for pixel-space models")
-        try reader.require("rescale_betas_zero_snr", equals: false, why: "zero-terminal-SNR rescaling is not implemented")
-        try reader.require("use_exponential_sigmas", equals: false, why: "exponential sigmas are not implemented")
-        try reader.require("use_beta_sigmas", equals: false, why: "beta sigmas are not implemented")
-        try reader.require("use_lu_lambdas", equals: false, why: "Lu lambdas are not implemented")
-        try reader.require("use_flow_sigmas", equals: false, why: "flow-matching sigmas are not implemented")
-        try reader.require("use_dynamic_shifting", equals: false, why: "dynamic shifting is not implemented")
-        try reader.requireString("algorithm_type", in: ["dpmsolver++"], why: "DPM-Solver++ is the implemented algorithm")
-        try reader.requireString("timestep_type", in: ["discrete"], why: "continuous timesteps are not implemented")
-        try reader.requireString("interpolation_type", in: ["linear"], why: "only linear sigma interpolation is implemented")
-        try reader.requireInt("solver_order", in: [2], why: "DPM-Solver++ 2M is the implemented solver")
-        if let clipped = try reader.double("lambda_min_clipped"), clipped != -.infinity {
-            throw reader.error("lambda_min_clipped", "\(clipped) is not supported: only the default, -Infinity (no clipping), is implemented")
+        let off: [JSONValue] = [.null, .bool(false)]
+        try reader.require("thresholding", in: off, reason: "dynamic thresholding is for pixel-space models")
+        try reader.require("rescale_betas_zero_snr", in: off, reason: "zero-terminal-SNR rescaling is not implemented")
+        try reader.require("use_exponential_sigmas", in: off, reason: "exponential sigmas are not implemented")
+        try reader.require("use_beta_sigmas", in: off, reason: "beta sigmas are not implemented")
+        try reader.require("use_lu_lambdas", in: off, reason: "Lu lambdas are not implemented")
+        try reader.require("use_flow_sigmas", in: off, reason: "flow-matching sigmas are not implemented")
+        try reader.require("use_dynamic_shifting", in: off, reason: "dynamic shifting is not implemented")
+        try reader.require("algorithm_type", in: [.null, "dpmsolver++"], reason: "DPM-Solver++ is the implemented algorithm")
+        try reader.require("timestep_type", in: [.null, "discrete"], reason: "continuous timesteps are not implemented")
+        try reader.require("interpolation_type", in: [.null, "linear"], reason: "only linear sigma interpolation is implemented")
+        try reader.require("solver_order", in: [.null, 2], reason: "DPM-Solver++ 2M is the implemented solver")
+        if let clipped = try reader.optionalDouble("lambda_min_clipped"), clipped != -.infinity {
+            throw reader.unsupported("lambda_min_clipped", "only the default, -Infinity (no clipping), is implemented")
         }
-        ignoredKeys = reader.unreadKeys
+        ignoredKeys = reader.unconsumedKeys
     }
 
     /// The sampler a checkpoint's scheduler config names, when it is one of ours.
@@ -161,90 +187,33 @@ public struct SchedulerConfig: Sendable {
     }
 }
 
+/// A scheduler config that cannot be used, located by file (or source) and key.
 public struct SchedulerConfigError: Error, CustomStringConvertible, Equatable {
     public let file: String
     public let key: String?
     public let problem: String
+
+    public init(file: String, key: String?, problem: String) {
+        self.file = file; self.key = key; self.problem = problem
+    }
+
+    /// The shared config reader's error, said the scheduler way.
+    init(_ e: CheckpointError) {
+        switch e {
+        case .badConfigValue(let path, let key, let expected, let found):
+            self.init(file: path, key: key, problem: "expected \(expected), found \(found)")
+        case .unsupportedConfig(let path, let key, let value, let reason):
+            self.init(file: path, key: key, problem: "\(value) is not supported: \(reason)")
+        case .invalidConfig(let path, let key, let reason):
+            self.init(file: path, key: key, problem: reason)
+        case .badJSON(let path, let reason), .notACheckpoint(let path, let reason):
+            self.init(file: path, key: nil, problem: reason)
+        case .missingFile(let path, let what):
+            self.init(file: path, key: nil, problem: "missing \(what)")
+        default:
+            self.init(file: "scheduler config", key: nil, problem: e.description)
+        }
+    }
+
     public var description: String { "\(file)\(key.map { ": \"\($0)\"" } ?? ""): \(problem)" }
-}
-
-/// Typed access to a JSON object, remembering which keys were read; null counts as absent.
-private struct ConfigReader {
-    let json: [String: Any]
-    let file: String
-    var read: Set<String> = []
-
-    init(json: [String: Any], file: String) { self.json = json; self.file = file }
-
-    var unreadKeys: [String] { json.keys.filter { !read.contains($0) }.sorted() }
-
-    func error(_ key: String, _ problem: String) -> SchedulerConfigError {
-        SchedulerConfigError(file: file, key: key, problem: problem)
-    }
-
-    mutating func value(_ key: String) -> Any? {
-        read.insert(key)
-        guard let v = json[key], !(v is NSNull) else { return nil }
-        return v
-    }
-
-    mutating func string(_ key: String) throws -> String? {
-        guard let v = value(key) else { return nil }
-        guard let s = v as? String else { throw error(key, "expected a string, found \(v)") }
-        return s
-    }
-
-    mutating func number(_ key: String) throws -> NSNumber? {
-        guard let v = value(key) else { return nil }
-        guard let n = v as? NSNumber else {
-            throw error(key, "expected a number, found \(v)")
-        }
-        return n
-    }
-
-    mutating func double(_ key: String) throws -> Double? {
-        guard let v = value(key) else { return nil }
-        guard let d = PythonJSON.double(v) else { throw error(key, "expected a number, found \(v)") }
-        return d
-    }
-
-    mutating func int(_ key: String) throws -> Int? {
-        guard let n = try number(key) else { return nil }
-        guard n.doubleValue == n.doubleValue.rounded(), n.doubleValue >= 0 else {
-            throw error(key, "expected a non-negative integer, found \(n)")
-        }
-        return n.intValue
-    }
-
-    mutating func bool(_ key: String) throws -> Bool? {
-        guard let v = value(key) else { return nil }
-        guard let b = v as? Bool else { throw error(key, "expected true or false, found \(v)") }
-        return b
-    }
-
-    mutating func doubles(_ key: String) throws -> [Double]? {
-        guard let v = value(key) else { return nil }
-        guard let array = v as? [Any], let numbers = array as? [NSNumber] else {
-            throw error(key, "expected a list of numbers")
-        }
-        return numbers.map(\.doubleValue)
-    }
-
-    mutating func enumeration<E: RawRepresentable>(_ key: String, _ type: E.Type) throws -> E? where E.RawValue == String {
-        guard let s = try string(key) else { return nil }
-        guard let e = E(rawValue: s) else { throw error(key, "unknown value \"\(s)\"") }
-        return e
-    }
-
-    mutating func require(_ key: String, equals expected: Bool, why: String) throws {
-        if let present = try bool(key), present != expected { throw error(key, "\(present) is not supported: \(why)") }
-    }
-
-    mutating func requireString(_ key: String, in allowed: [String], why: String) throws {
-        if let s = try string(key), !allowed.contains(s) { throw error(key, "\"\(s)\" is not supported: \(why)") }
-    }
-
-    mutating func requireInt(_ key: String, in allowed: [Int], why: String) throws {
-        if let n = try int(key), !allowed.contains(n) { throw error(key, "\(n) is not supported: \(why)") }
-    }
 }

@@ -1,0 +1,68 @@
+// One component's parameters under their diffusers/transformers names, over the opened files:
+// the `WeightSource` the models read. Names are resolved once at open; bytes are read (and
+// float16/bfloat16 widened) only when a model asks for a tensor.
+import ModelIO
+import TensorEngine
+
+public final class CheckpointWeights: WeightSource, @unchecked Sendable {
+    struct Recipe {
+        let stored: StoredTensor
+        var transform: LDMTransform = .none
+    }
+
+    public let component: CheckpointComponent
+    let recipes: [String: Recipe]
+
+    init(component: CheckpointComponent, recipes: [String: Recipe]) {
+        self.component = component
+        self.recipes = recipes
+    }
+
+    /// diffusers names; the text encoder's without transformers' `text_model.` level (how
+    /// transformers ≥ 5.6 names a CLIPTextModel's tensors), whatever the file used.
+    /// `tensor(named:)` also answers `text_model.…` (code written against transformers 4), but
+    /// `contains` only the names listed here, so a model that probes for the prefix reads the
+    /// listed names and its unused-tensor report stays exact.
+    public var tensorNames: [String] { Array(recipes.keys) }
+
+    public func contains(_ name: String) -> Bool { recipes[name] != nil }
+
+    /// The stored shape after the transform (nil when absent), without reading data.
+    public func shape(of name: String) -> [Int]? {
+        guard let r = resolve(name) else { return nil }
+        return Self.shape(r)
+    }
+
+    public func tensor(named name: String) throws -> Tensor? {
+        guard let r = resolve(name) else { return nil }
+        switch r.transform {
+        case .none:
+            return try TensorFiles.load(r.stored)
+        case .conv1x1ToLinear:
+            return try TensorFiles.load(r.stored, shape: Self.shape(r))
+        case .thirdOfRows(let part):
+            let n = r.stored.shape[0] / 3
+            return try TensorFiles.load(r.stored, rows: part * n ..< (part + 1) * n)
+        }
+    }
+
+    /// The file a tensor comes from and its name there (for messages).
+    public func origin(of name: String) -> (path: String, storedName: String)? {
+        resolve(name).map { ($0.stored.file.path, $0.stored.name) }
+    }
+
+    private func resolve(_ name: String) -> Recipe? {
+        if let r = recipes[name] { return r }
+        if component == .textEncoder, let bare = name.dropPrefix("text_model.") { return recipes[bare] }
+        return nil
+    }
+
+    static func shape(_ r: Recipe) -> [Int] {
+        let s = r.stored.shape
+        switch r.transform {
+        case .none: return s
+        case .conv1x1ToLinear: return s.count == 4 && s[2] == 1 && s[3] == 1 ? [s[0], s[1]] : s
+        case .thirdOfRows: return [s[0] / 3] + s.dropFirst()
+        }
+    }
+}

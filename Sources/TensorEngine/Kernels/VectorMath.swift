@@ -1,0 +1,95 @@
+// Eight-lane float math for the pointwise kernels. libm's expf/erff are scalar calls and
+// dominate SiLU/GELU/softmax otherwise; these vector versions are within a few ulp. Built from
+// arithmetic and bit operations only: Swift's SIMD compares, `rounded`, `clamped` and
+// float↔int conversions are lowered lane by lane and would cost more than libm.
+
+typealias Vec8 = SIMD8<Float>
+
+/// Loads 8 floats from p[i...], or the `n − i` that remain (zero-padded) at the end.
+@inline(__always) func loadVec(_ p: UnsafePointer<Float>, _ i: Int, _ n: Int) -> Vec8 {
+    if i + 8 <= n { return UnsafeRawPointer(p + i).loadUnaligned(as: Vec8.self) }
+    var v = Vec8()
+    for k in 0..<(n - i) { v[k] = p[i + k] }
+    return v
+}
+
+/// Stores 8 lanes to p[i...], or only the `n − i` that fit.
+@inline(__always) func storeVec(_ v: Vec8, _ p: UnsafeMutablePointer<Float>, _ i: Int, _ n: Int) {
+    if i + 8 <= n { UnsafeMutableRawPointer(p + i).storeBytes(of: v, as: Vec8.self); return }
+    for k in 0..<(n - i) { p[i + k] = v[k] }
+}
+
+/// max(y, 0) from the sign bit, without a compare: (y + |y|) / 2.
+@inline(__always) func vrelu(_ y: Vec8) -> Vec8 {
+    (y + unsafeBitCast(unsafeBitCast(y, to: SIMD8<UInt32>.self) & 0x7FFF_FFFF, to: Vec8.self)) * 0.5
+}
+
+/// eˣ: range reduction x = k·ln2 + r (ln2 split in two for exactness), a degree-5 minimax
+/// polynomial for eʳ on |r| ≤ ln2/2 (Cephes' coefficients), and 2ᵏ built in the exponent bits.
+/// x is clamped to [−87.3, 88.3] (finite results; ~1e-38 at the bottom).
+@inline(__always) func vexp(_ x: Vec8) -> Vec8 {
+    let above = x + vrelu(-87.3 - x)
+    let x = above - vrelu(above - 88.3)
+    // Adding 1.5·2²³ rounds to an integer in the low mantissa bits (round to nearest even).
+    let magic: Float = 12_582_912
+    let shifted = x * 1.442695040888963 + magic
+    let k = shifted - magic
+    let r = (x - k * 0.693359375) - k * -2.12194440e-4
+    var p = Vec8(repeating: 1.9875691500e-4)
+    p = p * r + 1.3981999507e-3
+    p = p * r + 8.3334519073e-3
+    p = p * r + 4.1665795894e-2
+    p = p * r + 1.6666665459e-1
+    p = p * r + 5.0000001201e-1
+    let e = p * (r * r) + r + 1
+    let biased = (unsafeBitCast(shifted, to: SIMD8<Int32>.self) &- 0x4B40_0000 &+ 127) &<< 23
+    return e * unsafeBitCast(biased, to: Vec8.self)
+}
+
+/// All-ones lanes where x < 0, zero elsewhere (the sign bit spread by an arithmetic shift).
+@inline(__always) func negativeMask(_ x: Vec8) -> SIMD8<UInt32> {
+    SIMD8<UInt32>(truncatingIfNeeded: unsafeBitCast(x, to: SIMD8<Int32>.self) &>> 31)
+}
+
+/// a where mask is set, b elsewhere.
+@inline(__always) func select(_ mask: SIMD8<UInt32>, _ a: Vec8, _ b: Vec8) -> Vec8 {
+    let ab = unsafeBitCast(a, to: SIMD8<UInt32>.self), bb = unsafeBitCast(b, to: SIMD8<UInt32>.self)
+    return unsafeBitCast((ab & mask) | (bb & ~mask), to: Vec8.self)
+}
+
+@inline(__always) func vsigmoid(_ x: Vec8) -> Vec8 { 1 / (1 + vexp(-x)) }
+
+/// tanh via e^(2x): 1 − 2/(e^(2x) + 1). Absolute error ~1e-7 (enough for GELU's 1 + tanh).
+@inline(__always) func vtanh(_ x: Vec8) -> Vec8 { 1 - 2 / (vexp(2 * x) + 1) }
+
+/// erf: the odd Taylor series up to x¹³ for |x| < 0.5; beyond, 1 − erfc(|x|) with erfc from
+/// the Chebyshev-fitted exponent of Numerical Recipes' erfcc (relative error < 1.2e-7):
+/// erfc(z) = t · exp(−z² + P(t)), t = 1/(1 + z/2). Absolute error below 3e-7 in float.
+@inline(__always) func verf(_ x: Vec8) -> Vec8 {
+    let signBits = unsafeBitCast(x, to: SIMD8<UInt32>.self) & 0x8000_0000
+    let z = unsafeBitCast(unsafeBitCast(x, to: SIMD8<UInt32>.self) & 0x7FFF_FFFF, to: Vec8.self)
+    let t = 1 / (1 + 0.5 * z)
+    var p = Vec8(repeating: 0.17087277)
+    p = p * t - 0.82215223
+    p = p * t + 1.48851587
+    p = p * t - 1.13520398
+    p = p * t + 0.27886807
+    p = p * t - 0.18628806
+    p = p * t + 0.09678418
+    p = p * t + 0.37409196
+    p = p * t + 1.00002368
+    p = p * t - 1.26551223
+    // erf(−z) = −erf(z): put x's sign on the result.
+    let result = unsafeBitCast(unsafeBitCast(1 - t * vexp(p - z * z), to: SIMD8<UInt32>.self) | signBits, to: Vec8.self)
+    let x2 = x * x
+    let (c13, c11, c9, c7, c5, c3): (Float, Float, Float, Float, Float, Float) = (1.0 / 9360, -1.0 / 1320, 1.0 / 216, -1.0 / 42, 1.0 / 10, -1.0 / 3)
+    var s = Vec8(repeating: c13)
+    s = s * x2 + c11
+    s = s * x2 + c9
+    s = s * x2 + c7
+    s = s * x2 + c5
+    s = s * x2 + c3
+    s = s * x2 + 1
+    let twoOverSqrtPi: Float = 1.1283791670955126
+    return select(negativeMask(z - 0.5), twoOverSqrtPi * x * s, result)
+}

@@ -1,0 +1,32 @@
+import Foundation
+import Testing
+@testable import TensorEngine
+
+/// The vector exp/erf/tanh against libm (in Double) over the ranges activations see.
+@Suite struct VectorMathTests {
+    private func worstError(_ f: (Vec8) -> Vec8, _ reference: (Double) -> Double, from: Float, to: Float, relative: Bool) -> Double {
+        var worst = 0.0
+        var x = from
+        while x < to {
+            var v = Vec8()
+            for k in 0..<8 { v[k] = x + Float(k) * 0.0007 }
+            let y = f(v)
+            for k in 0..<8 {
+                let r = reference(Double(v[k]))
+                let e = abs(Double(y[k]) - r) / (relative ? abs(r) : 1)
+                worst = max(worst, e)
+            }
+            x += 8 * 0.0007
+        }
+        return worst
+    }
+
+    @Test func expIsWithinAFewUlp() {
+        #expect(worstError(vexp, Foundation.exp, from: -80, to: 80, relative: true) < 4e-7)
+    }
+
+    @Test func erfAndTanhAreWithin3e7() {
+        #expect(worstError(verf, Foundation.erf, from: -8, to: 8, relative: false) < 3e-7)
+        #expect(worstError(vtanh, Foundation.tanh, from: -10, to: 10, relative: false) < 3e-7)
+    }
+}
