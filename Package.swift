@@ -7,7 +7,7 @@
 //      Imaging       image decode/encode, EXIF orientation, resize/crop, text rendering, grids
 //      YAML          a small document layer over the system's libyaml, with line/column marks
 //   3. Diffusion     CLIP tokenizer/text encoder, UNet, VAE, schedulers and samplers
-//   4. (Training)    LoRA, DreamBooth, textual inversion                  — issue "Training"
+//   4. Training      LoRA, DreamBooth, textual inversion: data, steps, checkpoints, exports
 //   5. Service       recipes, config, watching, queue, runs, outbox, systemd
 //   6. dropbooth     the command-line tool (serve, run, check, status, bench, ...)
 //
@@ -50,6 +50,8 @@ let package = Package(
         .target(name: "YAML", dependencies: ["CYAML"]),
         // 3. Stable Diffusion models: tokenizer, text encoder, UNet, VAE, schedulers
         .target(name: "Diffusion", dependencies: ["TensorEngine", "ModelIO"]),
+        // 4. Training: LoRA, DreamBooth, textual inversion
+        .target(name: "Training", dependencies: ["Diffusion", "TensorEngine", "ModelIO", "Imaging"]),
         // 5. Service
         .target(
             name: "Service",
@@ -74,6 +76,7 @@ let package = Package(
         // Fixtures/ holds image files the tests read by path (made by scripts/make_samples.py).
         .testTarget(name: "ImagingTests", dependencies: ["Imaging"], exclude: ["Fixtures"]),
         .testTarget(name: "DiffusionTests", dependencies: ["Diffusion", "TensorEngine", "ModelIO"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Diffusion", "TensorEngine", "ModelIO"]),
         .testTarget(name: "YAMLTests", dependencies: ["YAML"]),
         .testTarget(name: "ServiceTests", dependencies: ["Service", "Imaging", "YAML"]),
         // Starts the real `dropbooth` binary on temporary folders.
