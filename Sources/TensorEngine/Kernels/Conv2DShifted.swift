@@ -138,7 +138,7 @@ struct ShiftedGeometry {
         paddedWidth = s.width + 2 * s.padding
         rows = (s.outHeight - 1) * paddedWidth + s.outWidth
         paddedCount = paddedHeight * paddedWidth * s.inChannels
-        wideCount = s.outHeight * paddedWidth * max(s.outChannels, 1)
+        wideCount = s.outHeight * paddedWidth * s.outChannels
     }
 }
 

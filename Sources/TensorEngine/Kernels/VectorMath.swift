@@ -8,15 +8,24 @@ typealias Vec8 = SIMD8<Float>
 /// Loads 8 floats from p[i...], or the `n − i` that remain (zero-padded) at the end.
 @inline(__always) func loadVec(_ p: UnsafePointer<Float>, _ i: Int, _ n: Int) -> Vec8 {
     if i + 8 <= n { return UnsafeRawPointer(p + i).loadUnaligned(as: Vec8.self) }
-    var v = Vec8()
-    for k in 0..<(n - i) { v[k] = p[i + k] }
-    return v
+    return loadTail(p + i, n - i)
 }
 
 /// Stores 8 lanes to p[i...], or only the `n − i` that fit.
 @inline(__always) func storeVec(_ v: Vec8, _ p: UnsafeMutablePointer<Float>, _ i: Int, _ n: Int) {
     if i + 8 <= n { UnsafeMutableRawPointer(p + i).storeBytes(of: v, as: Vec8.self); return }
-    for k in 0..<(n - i) { p[i + k] = v[k] }
+    storeTail(v, p + i, n - i)
+}
+
+// The tails stay out of line so the loops around loadVec/storeVec keep their registers.
+@inline(never) func loadTail(_ p: UnsafePointer<Float>, _ count: Int) -> Vec8 {
+    var v = Vec8()
+    for k in 0..<count { v[k] = p[k] }
+    return v
+}
+
+@inline(never) func storeTail(_ v: Vec8, _ p: UnsafeMutablePointer<Float>, _ count: Int) {
+    for k in 0..<count { p[k] = v[k] }
 }
 
 /// max(y, 0) from the sign bit, without a compare: (y + |y|) / 2.
