@@ -64,3 +64,13 @@ enum AdapterFixture {
         ])
     }
 }
+
+extension AdapterFixture {
+    /// $DROPBOOTH_ADAPTER_EXPORT when set (files are kept there), else a fresh temporary folder.
+    static func exportDirectory() throws -> String {
+        if let directory = ProcessInfo.processInfo.environment["DROPBOOTH_ADAPTER_EXPORT"] { return directory }
+        let directory = temporaryPath("export")
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        return directory
+    }
+}

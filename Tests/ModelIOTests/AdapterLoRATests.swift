@@ -260,7 +260,7 @@ import ModelIO
     /// (both conventions) for scripts/check_outputs_in_diffusers.py to load into diffusers.
     @Test func exportsFilesForTheDiffusersCheck() throws {
         let adapter = try diffusersFixture()
-        let directory = ProcessInfo.processInfo.environment["DROPBOOTH_ADAPTER_EXPORT"] ?? NSTemporaryDirectory()
+        let directory = try AdapterFixture.exportDirectory()
         let diffusersPath = directory + "/dropbooth_lora_diffusers.safetensors"
         let kohyaPath = directory + "/dropbooth_lora_kohya.safetensors"
         try DiffusersLoRAFormat.write(adapter, to: diffusersPath)
