@@ -99,6 +99,9 @@ import ModelIO
         #expect(ours.metadata[LoRAMetadata.networkDim] == "4")
         #expect(ours.metadata[LoRAMetadata.networkAlpha] == "8.0")
         #expect(ours.metadata[LoRAMetadata.baseModelVersion] == "sd_v1")
+        // The diffusers config the source file carried is not copied (diffusers refuses both at once).
+        #expect(adapter.metadata[DiffusersLoRAFormat.metadataKey] != nil)
+        #expect(ours.metadata[DiffusersLoRAFormat.metadataKey] == nil)
     }
 
     @Test func kohyaRoundTripsConvolutionsAndCarriesDropboothMetadata() throws {
@@ -268,9 +271,18 @@ import ModelIO
         let modules = try AdapterFixture.modules()
         #expect(try LoRAAdapter.read(path: kohyaPath, unetModules: modules.unet, textEncoderModules: modules.textEncoder).pairs == adapter.pairs)
         #expect(try LoRAAdapter.read(path: diffusersPath).pairs == adapter.pairs)
+        // Per-module alphas within the UNet, which only the config's alpha_pattern can carry.
+        var patterned = adapter
+        for (module, var pair) in adapter.pairs where module.path.hasSuffix(".to_v") {
+            pair.alpha = 3; patterned.pairs[module] = pair
+        }
+        let patternedPath = directory + "/dropbooth_lora_alpha_pattern.safetensors"
+        try DiffusersLoRAFormat.write(patterned, to: patternedPath)
+        #expect(try LoRAAdapter.read(path: patternedPath).pairs == patterned.pairs)
         if ProcessInfo.processInfo.environment["DROPBOOTH_ADAPTER_EXPORT"] == nil {
             try? FileManager.default.removeItem(atPath: diffusersPath)
             try? FileManager.default.removeItem(atPath: kohyaPath)
+            try? FileManager.default.removeItem(atPath: patternedPath)
         }
     }
 }

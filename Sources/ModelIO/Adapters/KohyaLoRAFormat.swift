@@ -117,6 +117,9 @@ public struct KohyaLoRAFormat {
         guard !adapter.pairs.isEmpty else { throw AdapterError.cannotWrite(reason: "the LoRA has no modules") }
         var metadata = LoRAMetadata.kohyaFields(for: adapter)
         metadata.merge(adapter.metadata) { _, given in given }
+        // A diffusers config read from another file must not travel: diffusers refuses a kohya
+        // file that has both alpha tensors and `lora_adapter_metadata`.
+        metadata.removeValue(forKey: DiffusersLoRAFormat.metadataKey)
         var writer = SafeTensorsWriter(metadata: metadata)
         var seen: [String: LoRAModule] = [:]
         for module in adapter.modules {
