@@ -280,9 +280,7 @@ import ModelIO
         try DiffusersLoRAFormat.write(patterned, to: patternedPath)
         #expect(try LoRAAdapter.read(path: patternedPath).pairs == patterned.pairs)
         if ProcessInfo.processInfo.environment["DROPBOOTH_ADAPTER_EXPORT"] == nil {
-            try? FileManager.default.removeItem(atPath: diffusersPath)
-            try? FileManager.default.removeItem(atPath: kohyaPath)
-            try? FileManager.default.removeItem(atPath: patternedPath)
+            try? FileManager.default.removeItem(atPath: directory)
         }
     }
 }

@@ -92,7 +92,7 @@ import ModelIO
         try named.writeA1111(to: paths[1])
         for path in paths { #expect(try TextualInversionEmbedding.read(path: path).vectors == embedding.vectors) }
         if ProcessInfo.processInfo.environment["DROPBOOTH_ADAPTER_EXPORT"] == nil {
-            for path in paths { try? FileManager.default.removeItem(atPath: path) }
+            try? FileManager.default.removeItem(atPath: directory)
         }
     }
 }
