@@ -86,6 +86,16 @@ import Diffusion
         try replay(fx, trainer)
     }
 
+    @Test func dreamBoothTrainingTheTextEncoderMatchesDiffusers() throws {
+        let fx = try TrainingFixture("dreambooth_text_encoder")
+        let (unet, text, schedule) = try fx.models()
+        let params = try FullFineTune.parameters(of: unet) + FullFineTune.parameters(of: text)
+        #expect(params.contains { $0.qualifiedName == "text_encoder.encoder.layers.0.self_attn.q_proj.weight" })
+        let trainer = DiffusionTrainer(unet: unet, textEncoder: text, schedule: schedule, parameters: params,
+                                       optimizer: fx.optimizerOptions(), loss: fx.lossOptions())
+        try replay(fx, trainer)
+    }
+
     @Test func textualInversionMatchesDiffusers() throws {
         let fx = try TrainingFixture("textual_inversion")
         let (unet, text, schedule) = try fx.models()
