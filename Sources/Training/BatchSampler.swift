@@ -1,0 +1,95 @@
+// Draws micro-batches from cached examples: which examples (a seeded shuffle per epoch), the
+// noise, the noise-offset draws and the timesteps. All randomness of training comes from here,
+// and its whole state (generator position, epoch order, position in it) is a small Codable
+// value: saved in a checkpoint, a resumed run draws exactly the batches an uninterrupted one
+// would have.
+
+import TensorEngine
+
+/// One cached example: VAE latents (× scaling factor) [1, H, W, C] and what conditions them.
+public struct TrainingExample {
+    public var latents: Tensor
+    /// Token ids [L] (text encoder runs in the step) …
+    public var tokenIDs: [Int]?
+    /// … or cached text-encoder states [1, L, D].
+    public var hiddenStates: Tensor?
+
+    public init(latents: Tensor, tokenIDs: [Int]) {
+        self.latents = latents; self.tokenIDs = tokenIDs; hiddenStates = nil
+    }
+    public init(latents: Tensor, hiddenStates: Tensor) {
+        self.latents = latents; self.tokenIDs = nil; self.hiddenStates = hiddenStates
+    }
+}
+
+public struct BatchSampler {
+    public struct State: Sendable, Codable, Equatable {
+        public var random: RandomState
+        /// The current epoch's order of instance examples.
+        public var order: [Int]
+        /// How many of `order` were used.
+        public var position: Int
+        public var epoch: Int
+    }
+
+    public let examples: [TrainingExample]
+    /// Prior-preservation class examples: each batch appends as many as it has instance
+    /// examples, the k-th instance slot taking class example (its position mod class count),
+    /// as diffusers' DreamBooth dataset pairs them.
+    public let classExamples: [TrainingExample]
+    public let batchSize: Int
+    public let numTrainTimesteps: Int
+    /// Draw [N, C] normals for the noise offset.
+    public let drawsOffsetNoise: Bool
+    public private(set) var state: State
+
+    public init(examples: [TrainingExample], classExamples: [TrainingExample] = [], batchSize: Int, numTrainTimesteps: Int,
+                drawsOffsetNoise: Bool = false, seed: UInt64) {
+        precondition(!examples.isEmpty && batchSize > 0, "a sampler needs examples and a positive batch size")
+        let shape = examples[0].latents.shape
+        precondition((examples + classExamples).allSatisfy { $0.latents.shape == shape }, "every example needs latents of shape \(shape) (one resolution per sampler)")
+        self.examples = examples; self.classExamples = classExamples; self.batchSize = batchSize
+        self.numTrainTimesteps = numTrainTimesteps; self.drawsOffsetNoise = drawsOffsetNoise
+        var rng = PhiloxRandom(seed: seed)
+        let order = rng.shuffled(Array(examples.indices))
+        state = State(random: rng.state, order: order, position: 0, epoch: 0)
+    }
+
+    /// Continues from a saved state (the examples must be the same, in the same order).
+    public mutating func restore(_ saved: State) {
+        precondition(saved.order.sorted() == Array(examples.indices), "saved data order is for \(saved.order.count) examples, have \(examples.count)")
+        state = saved
+    }
+
+    public mutating func next() -> TrainingBatch {
+        var rng = PhiloxRandom(state: state.random)
+        var chosen: [Int] = []
+        var positions: [Int] = []
+        for _ in 0..<batchSize {
+            if state.position == state.order.count {
+                state.order = rng.shuffled(Array(examples.indices))
+                state.position = 0
+                state.epoch += 1
+            }
+            positions.append(state.epoch * examples.count + state.position)
+            chosen.append(state.order[state.position])
+            state.position += 1
+        }
+        var items = chosen.map { examples[$0] }
+        if !classExamples.isEmpty { items += positions.map { classExamples[$0 % classExamples.count] } }
+
+        let latents = concat(items.map(\.latents), axis: 0)
+        let noise = rng.normal(shape: latents.shape)
+        let offset = drawsOffsetNoise ? rng.normal(shape: [latents.shape[0], latents.shape[3]]) : nil
+        let timesteps = items.map { _ in rng.nextInt(below: numTrainTimesteps) }
+        let conditioning: Conditioning
+        if items[0].hiddenStates != nil {
+            precondition(items.allSatisfy { $0.hiddenStates != nil }, "examples mix token ids and cached states")
+            conditioning = .hiddenStates(concat(items.map { $0.hiddenStates! }, axis: 0))
+        } else {
+            conditioning = .tokenIDs(items.map { $0.tokenIDs! })
+        }
+        state.random = rng.state
+        return TrainingBatch(latents: latents, noise: noise, offsetNoise: offset, timesteps: timesteps, conditioning: conditioning)
+    }
+}
