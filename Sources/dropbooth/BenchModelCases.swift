@@ -51,6 +51,11 @@ struct ModelBenchCase: Codable, Sendable {
         .init(name: "vae-decode-512", kind: .vaeDecode, size: 512),
     ]
 
+    /// What runs without --filter: all but the 512 px LoRA step without checkpointing (a
+    /// minute or more per side on two cores; `--filter lora-512` adds it), so that the default
+    /// list stays around ten minutes.
+    static var defaults: [ModelBenchCase] { all.filter { $0.name != "lora-512" } }
+
     /// The cases `bench sample` runs.
     static var sampling: [ModelBenchCase] { all.filter { $0.kind == .guidedStep || $0.kind == .vaeDecode } }
 }

@@ -13,7 +13,7 @@ struct ModelBenchOptions: ParsableArguments {
     @Option(help: "Passes over the case list, alternating engine and PyTorch per case; the best of all is reported.")
     var rounds: Int = 1
 
-    @Option(help: "Only cases whose name contains this text (e.g. 256, lora, fwd).")
+    @Option(help: "Only cases whose name contains this text (e.g. 256, lora, fwd); searches every case, lora-512 included.")
     var filter: String?
 
     @Flag(help: "Do not run the PyTorch side.")
@@ -36,7 +36,7 @@ struct BenchUNetCommand: ParsableCommand {
     )
     @OptionGroup var options: ModelBenchOptions
 
-    mutating func run() throws { try runModelBench(options, cases: ModelBenchCase.all, command: "unet") }
+    mutating func run() throws { try runModelBench(options, cases: options.filter == nil ? ModelBenchCase.defaults : ModelBenchCase.all, command: "unet") }
 }
 
 /// `dropbooth bench sample`: the sampling cases only (guided step, VAE decode, 25-step image).
