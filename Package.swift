@@ -65,7 +65,7 @@ let package = Package(
         .executableTarget(
             name: "dropbooth",
             dependencies: [
-                "Service", "TensorEngine", "ModelIO", "Imaging",
+                "Service", "TensorEngine", "ModelIO", "Imaging", "Diffusion",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
