@@ -74,9 +74,11 @@ struct PipelineAdapterTests {
         }
         let weights = LowRankWeights(unet: pairs)
         try AdapterApplication.applyLoRAs([("x", weights, 0)], unet: pipeline.unet, textEncoder: pipeline.textEncoder)
-        #expect(try pipeline.generate(request).pixels == base.pixels)
+        func levels(_ a: [UInt8], _ b: [UInt8]) -> Int { zip(a, b).map { abs(Int($0) - Int($1)) }.max() ?? 0 }
+        // Within one level: runs of the same pipeline are not always bit-identical here.
+        #expect(levels(try pipeline.generate(request).pixels, base.pixels) <= 1)
         try AdapterApplication.applyLoRAs([("x", weights, 1)], unet: pipeline.unet, textEncoder: pipeline.textEncoder)
-        #expect(try pipeline.generate(request).pixels != base.pixels)
+        #expect(levels(try pipeline.generate(request).pixels, base.pixels) > 1)
     }
 
     @Test("multi-vector embeddings widen their token in prompts")
