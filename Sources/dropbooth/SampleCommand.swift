@@ -4,6 +4,7 @@ import Foundation
 import Imaging
 import ModelIO
 import Service
+import TensorEngine
 
 /// `dropbooth sample`: txt2img from a base model, optionally with LoRAs and embeddings, one PNG
 /// per image and a JPEG grid with each image's prompt and seed under it. With --compare-base the
@@ -83,7 +84,7 @@ struct SampleCommand: ParsableCommand {
             fail("\(modelPath): \(error)")
         }
         let initial = try latents.map { try readLatents($0, channels: pipeline.unet.config.inChannels, factor: pipeline.vaeScaleFactor) }
-        let loras = try lora.map(parseLoRA)
+        let loras = try lora.map { try parseLoRA($0, unet: pipeline.unet, textEncoder: pipeline.textEncoder) }
         let embeddings = try embedding.map(readEmbedding)
         let adapted = !loras.isEmpty || !embeddings.isEmpty
         if compareBase && !adapted { fail("--compare-base needs a --lora or --embedding to compare with") }
@@ -223,13 +224,13 @@ struct SampleCommand: ParsableCommand {
         }
     }
 
-    private func parseLoRA(_ spec: String) throws -> (name: String, weights: LowRankWeights, scale: Float) {
+    private func parseLoRA(_ spec: String, unet: UNet2DConditionModel, textEncoder: CLIPTextModel) throws -> (name: String, weights: LowRankWeights, scale: Float) {
         var path = spec, scale: Float = 1
         if let colon = spec.lastIndex(of: ":"), let s = Float(spec[spec.index(after: colon)...]) {
             path = String(spec[..<colon]); scale = s
         }
         guard FileManager.default.fileExists(atPath: path) else { fail("--lora \(spec): no such file \(path)") }
-        do { return (path, try AdapterFiles.readLoRA(path: path), scale) } catch { fail("--lora \(path): \(error)") }
+        do { return (path, try AdapterFiles.readLoRA(path: path, unet: unet, textEncoder: textEncoder), scale) } catch { fail("--lora \(path): \(error)") }
     }
 
     private func readEmbedding(_ path: String) throws -> TokenEmbeddings {
@@ -244,15 +245,35 @@ struct SampleCommand: ParsableCommand {
 }
 
 
-/// The bridge from adapter files to what the pipeline applies. The file readers (PEFT/diffusers
-/// and kohya LoRA keys, diffusers and A1111 embeddings) live in ModelIO's Adapters; until they
-/// are merged, reading a file is refused with a clear message.
+/// The bridge from adapter files (ModelIO's readers: PEFT/diffusers and kohya LoRA keys,
+/// diffusers and A1111 embeddings) to what the pipeline applies. Files hold PyTorch layouts;
+/// conv factors become the engine's channels-last ones here, the one place that converts them.
 enum AdapterFiles {
-    struct NotAvailable: Error, CustomStringConvertible {
-        let what: String
-        var description: String { "reading \(what) files is not available in this build yet" }
+    static func readLoRA(path: String, unet: UNet2DConditionModel, textEncoder: CLIPTextModel) throws -> LowRankWeights {
+        let unetModules = unet.linearLayers.map(\.name) + unet.convLayers.map(\.name)
+        let textModules = textEncoder.linearLayers.map { LoRAModule.textEncoderPath($0.name) }
+        let adapter = try LoRAAdapter.read(path: path, unetModules: unetModules, textEncoderModules: textModules)
+        var weights = LowRankWeights()
+        for (module, pair) in adapter.pairs {
+            let converted = LowRankWeights.Pair(down: engineLayout(pair.down, shape: pair.downShape),
+                                                up: engineLayout(pair.up, shape: pair.upShape), alpha: pair.alpha)
+            switch module.component {
+            case .unet: weights.unet[module.path] = converted
+            // The text encoder names its layers without transformers' `text_model.` root.
+            case .textEncoder: weights.textEncoder[String(module.path.dropFirst("text_model.".count))] = converted
+            }
+        }
+        return weights
     }
 
-    static func readLoRA(path: String) throws -> LowRankWeights { throw NotAvailable(what: "LoRA") }
-    static func readEmbedding(path: String) throws -> TokenEmbeddings { throw NotAvailable(what: "embedding") }
+    static func readEmbedding(path: String) throws -> TokenEmbeddings {
+        let e = try TextualInversionEmbedding.read(path: path)
+        return TokenEmbeddings(token: e.token, vectors: Tensor(e.vectors, shape: [e.count, e.dimension]))
+    }
+
+    /// Linear factors are used as stored; conv factors go from OIHW to [O, KH, KW, I].
+    private static func engineLayout(_ values: [Float], shape: [Int]) -> Tensor {
+        let t = Tensor(values, shape: shape)
+        return shape.count == 4 ? t.permuted([0, 2, 3, 1]) : t
+    }
 }
