@@ -15,13 +15,7 @@ struct PipelineTests {
 
     @Test("initial latents, final latents and image match diffusers", arguments: caseNames)
     func matchesDiffusers(name: String) throws {
-        // The negative-prompt case does not match yet (under investigation: the negative
-        // prompt's embeddings and the initial latents do match diffusers).
-        if name == "sd1-euler-negative" {
-            withKnownIssue { try compare(name) }
-        } else {
-            try compare(name)
-        }
+        try compare(name)
     }
 
     func compare(_ name: String) throws {
