@@ -4,7 +4,7 @@
 //   conv_in → down blocks (resnets [+ transformers], stride-2 downsampler) — every output kept
 //           → mid block (resnet, transformer, resnet)
 //           → up blocks (each resnet takes the next kept output concatenated on channels
-//             [+ transformer], nearest-2x upsampler) → norm+SiLU → conv_out
+//             [+ transformer], nearest upsampler to the next skip's size) → norm+SiLU → conv_out
 //
 // Gradient checkpointing recomputes each resnet and each transformer in backward.
 
