@@ -2,7 +2,7 @@
 /// EulerAncestralDiscreteScheduler: each step goes deterministically down to σ_down and adds
 /// fresh noise of scale σ_up, with σ_down² + σ_up² = σ_{i+1}². The noise is passed in, one
 /// standard-normal draw the size of the sample per step.
-public struct EulerAncestralSampler: Sampler {
+public struct EulerAncestralSampler: SigmaSpaceSampler {
     public let timesteps: [Float]
     public let sigmas: [Float]
     public let initNoiseSigma: Float
@@ -17,12 +17,6 @@ public struct EulerAncestralSampler: Sampler {
         sigmas = s.sigmas
         initNoiseSigma = s.initNoiseSigma(schedule.config.timestepSpacing ?? .linspace)
         predictionType = schedule.config.predictionType
-    }
-
-    public func scaleModelInput(_ sample: [Float], timestep: Float) -> [Float] {
-        let sigma = sigmas[stepIndex]
-        let scale = (sigma * sigma + 1).squareRoot()
-        return sample.map { $0 / scale }
     }
 
     public mutating func step(modelOutput: [Float], timestep: Float, sample: [Float], noise: [Float]?) -> [Float] {

@@ -1,7 +1,7 @@
 /// Euler's method on the probability-flow ODE in σ (Karras et al. 2022, Algorithm 2 without
 /// churn), as diffusers' EulerDiscreteScheduler: dx/dσ = (x − x̂₀)/σ, one step from σ_i to σ_{i+1}.
 /// The model sees x / sqrt(σ² + 1), the sample at unit variance.
-public struct EulerSampler: Sampler {
+public struct EulerSampler: SigmaSpaceSampler {
     public let timesteps: [Float]
     public let sigmas: [Float]
     public let initNoiseSigma: Float
@@ -15,12 +15,6 @@ public struct EulerSampler: Sampler {
         sigmas = s.sigmas
         initNoiseSigma = s.initNoiseSigma(schedule.config.timestepSpacing ?? .linspace)
         predictionType = schedule.config.predictionType
-    }
-
-    public func scaleModelInput(_ sample: [Float], timestep: Float) -> [Float] {
-        let sigma = sigmas[stepIndex]
-        let scale = (sigma * sigma + 1).squareRoot()
-        return sample.map { $0 / scale }
     }
 
     public mutating func step(modelOutput: [Float], timestep: Float, sample: [Float], noise: [Float]?) -> [Float] {

@@ -65,3 +65,17 @@ public struct SamplerError: Error, CustomStringConvertible, Equatable {
     public let problem: String
     public var description: String { problem }
 }
+
+/// Samplers that work in σ (noise level) space, as k-diffusion's Euler methods: the sample
+/// carries variance σ² + 1, so the model sees it scaled back to unit variance.
+protocol SigmaSpaceSampler: Sampler {
+    var sigmas: [Float] { get }
+}
+
+extension SigmaSpaceSampler {
+    public func scaleModelInput(_ sample: [Float], timestep: Float) -> [Float] {
+        let sigma = sigmas[stepIndex]
+        let scale = (sigma * sigma + 1).squareRoot()
+        return sample.map { $0 / scale }
+    }
+}
