@@ -56,7 +56,7 @@ let package = Package(
         .target(
             name: "Service",
             dependencies: [
-                "TensorEngine", "ModelIO", "Imaging", "YAML", "CInotifyTools", "CSystemd",
+                "TensorEngine", "ModelIO", "Imaging", "YAML", "Diffusion", "Training", "CInotifyTools", "CSystemd",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -78,7 +78,7 @@ let package = Package(
         .testTarget(name: "DiffusionTests", dependencies: ["Diffusion", "TensorEngine", "ModelIO"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Diffusion", "TensorEngine", "ModelIO"]),
         .testTarget(name: "YAMLTests", dependencies: ["YAML"]),
-        .testTarget(name: "ServiceTests", dependencies: ["Service", "Imaging", "YAML"]),
+        .testTarget(name: "ServiceTests", dependencies: ["Service", "Imaging", "YAML", "Diffusion", "Training", "TensorEngine", "ModelIO"]),
         // Starts the real `dropbooth` binary on temporary folders.
         .testTarget(name: "IntegrationTests", dependencies: ["dropbooth", "Imaging"]),
     ]
