@@ -22,16 +22,12 @@ public struct EulerAncestralSampler: SigmaSpaceSampler {
     public mutating func step(modelOutput: [Float], timestep: Float, sample: [Float], noise: [Float]?) -> [Float] {
         checkStep(timestep, modelOutput, sample, noise)
         let sigma = sigmas[stepIndex], sigmaTo = sigmas[stepIndex + 1]
-        stepIndex += 1
         let sigmaUp = (sigmaTo * sigmaTo * (sigma * sigma - sigmaTo * sigmaTo) / (sigma * sigma)).squareRoot()
         let sigmaDown = (sigmaTo * sigmaTo - sigmaUp * sigmaUp).squareRoot()
         let dt = sigmaDown - sigma
-        let vScale = -sigma / (sigma * sigma + 1).squareRoot(), xScale = sigma * sigma + 1
+        let d = derivative(modelOutput: modelOutput, sample: sample)
+        stepIndex += 1
         let z = noise!
-        return (0..<sample.count).map { i in
-            let x0 = predictedOriginal(predictionType, sample: sample[i], output: modelOutput[i], sigma: sigma, vScale: vScale, xScale: xScale)
-            let derivative = (sample[i] - x0) / sigma
-            return (sample[i] + derivative * dt) + z[i] * sigmaUp
-        }
+        return (0..<sample.count).map { i in (sample[i] + d[i] * dt) + z[i] * sigmaUp }
     }
 }

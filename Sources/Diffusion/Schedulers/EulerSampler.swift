@@ -19,13 +19,9 @@ public struct EulerSampler: SigmaSpaceSampler {
 
     public mutating func step(modelOutput: [Float], timestep: Float, sample: [Float], noise: [Float]?) -> [Float] {
         checkStep(timestep, modelOutput, sample, noise)
-        let sigma = sigmas[stepIndex], dt = sigmas[stepIndex + 1] - sigma
+        let dt = sigmas[stepIndex + 1] - sigmas[stepIndex]
+        let d = derivative(modelOutput: modelOutput, sample: sample)
         stepIndex += 1
-        let vScale = -sigma / (sigma * sigma + 1).squareRoot(), xScale = sigma * sigma + 1
-        return (0..<sample.count).map { i in
-            let x0 = predictedOriginal(predictionType, sample: sample[i], output: modelOutput[i], sigma: sigma, vScale: vScale, xScale: xScale)
-            let derivative = (sample[i] - x0) / sigma
-            return sample[i] + derivative * dt
-        }
+        return (0..<sample.count).map { i in sample[i] + d[i] * dt }
     }
 }

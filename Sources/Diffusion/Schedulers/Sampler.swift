@@ -70,6 +70,7 @@ public struct SamplerError: Error, CustomStringConvertible, Equatable {
 /// carries variance σ² + 1, so the model sees it scaled back to unit variance.
 protocol SigmaSpaceSampler: Sampler {
     var sigmas: [Float] { get }
+    var predictionType: PredictionType { get }
 }
 
 extension SigmaSpaceSampler {
@@ -77,5 +78,16 @@ extension SigmaSpaceSampler {
         let sigma = sigmas[stepIndex]
         let scale = (sigma * sigma + 1).squareRoot()
         return sample.map { $0 / scale }
+    }
+
+    /// dx/dσ = (x − x̂₀)/σ at the current step's σ, with x̂₀ from the model's output as its
+    /// prediction type says: the direction both Euler samplers step along.
+    func derivative(modelOutput: [Float], sample: [Float]) -> [Float] {
+        let sigma = sigmas[stepIndex]
+        let vScale = -sigma / (sigma * sigma + 1).squareRoot(), xScale = sigma * sigma + 1
+        return (0..<sample.count).map { i in
+            let x0 = predictedOriginal(predictionType, sample: sample[i], output: modelOutput[i], sigma: sigma, vScale: vScale, xScale: xScale)
+            return (sample[i] - x0) / sigma
+        }
     }
 }
