@@ -3,7 +3,8 @@ import Testing
 import Diffusion
 @testable import Training
 
-/// The class image cache on the tiny SD 1.x model, drawing 32 px images in 2 steps.
+/// The class image cache on the tiny SD 1.x model, drawing 32 px images in one unguided step
+/// (a debug build draws slowly; what is tested is the cache, not the pipeline).
 @Suite(.serialized)
 struct ClassImageCacheTests {
     static let modelFolder = TrainingFixture.repositoryRoot.appendingPathComponent("Tests/Fixtures/models/sd1-tiny").path
@@ -19,7 +20,7 @@ struct ClassImageCacheTests {
     func request(_ prompt: String = "a photo of a person", resolution: Int = 32) -> ClassImageRequest {
         ClassImageRequest(modelIdentity: ClassImageCache.modelIdentity(checkpointPath: Self.modelFolder),
                           prompt: prompt, negativePrompt: "blurry", resolution: resolution,
-                          steps: 2, guidance: 7.5, sampler: "euler")
+                          steps: 1, guidance: 1, sampler: "euler")
     }
 
     func bytes(_ path: String) -> Data { FileManager.default.contents(atPath: path) ?? Data() }
@@ -32,10 +33,10 @@ struct ClassImageCacheTests {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let cache = ClassImageCache(directory: directory)
         var reports: [[Int]] = []
-        let paths = try cache.images(for: request(), count: 3, pipeline: pipeline,
+        let paths = try cache.images(for: request(), count: 2, pipeline: pipeline,
                                      progress: { reports.append([$0, $1]) }, shouldStop: { false })
-        #expect(paths.count == 3)
-        #expect(reports == [[0, 3], [1, 3], [2, 3], [3, 3]])
+        #expect(paths.count == 2)
+        #expect(reports == [[0, 2], [1, 2], [2, 2]])
         for path in paths {
             #expect(path.hasPrefix(cache.folder(for: request()) + "/"))
             #expect(Array(bytes(path).prefix(8)) == [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A])
@@ -46,7 +47,7 @@ struct ClassImageCacheTests {
         #expect(manifest.request == request())
         // Nothing temporary is left beside the images.
         let names = try FileManager.default.contentsOfDirectory(atPath: cache.folder(for: request()))
-        #expect(names.sorted() == ["00000.png", "00001.png", "00002.png", "manifest.json"])
+        #expect(names.sorted() == ["00000.png", "00001.png", "manifest.json"])
     }
 
     @Test func secondCallReusesWithoutDrawing() throws {
@@ -90,11 +91,11 @@ struct ClassImageCacheTests {
         // A job stopped after one image (as on SIGTERM): the error says how far it got.
         var drawn = 0
         #expect {
-            _ = try cache.images(for: request(), count: 3, pipeline: pipeline,
+            _ = try cache.images(for: request(), count: 2, pipeline: pipeline,
                                  progress: { done, _ in drawn = done }, shouldStop: { drawn >= 1 })
         } throws: { error in
             guard let stopped = error as? ClassImageGenerationStopped else { return false }
-            return stopped.completed == 1 && stopped.requested == 3
+            return stopped.completed == 1 && stopped.requested == 2
         }
         let folder = cache.folder(for: request())
         #expect(FileManager.default.fileExists(atPath: folder + "/00000.png"))
@@ -103,19 +104,19 @@ struct ClassImageCacheTests {
 
         // A writer killed mid-image leaves only a hidden temporary, which the next call removes.
         let stale = folder + "/.00001.png.tmp-999999999-1"
-        FileManager.default.createFile(atPath: stale, contents: Data([1, 2, 3]))
+        _ = FileManager.default.createFile(atPath: stale, contents: Data([1, 2, 3]))
 
         var reports: [[Int]] = []
-        let paths = try cache.images(for: request(), count: 3, pipeline: pipeline,
+        let paths = try cache.images(for: request(), count: 2, pipeline: pipeline,
                                      progress: { reports.append([$0, $1]) }, shouldStop: { false })
-        #expect(reports == [[1, 3], [2, 3], [3, 3]])
+        #expect(reports == [[1, 2], [2, 2]])
         #expect(try modificationDate(paths[0]) == firstDate)
         #expect(!FileManager.default.fileExists(atPath: stale))
 
         // Image i is drawn with seed i: a deleted image comes back byte for byte.
         let original = bytes(paths[1])
         try FileManager.default.removeItem(atPath: paths[1])
-        _ = try cache.images(for: request(), count: 3, pipeline: pipeline, progress: { _, _ in }, shouldStop: { false })
+        _ = try cache.images(for: request(), count: 2, pipeline: pipeline, progress: { _, _ in }, shouldStop: { false })
         #expect(bytes(paths[1]) == original)
     }
 
