@@ -113,6 +113,15 @@ public struct JobRunner: Sendable {
                                  workDirectory: publisher.stagingDirectory, logger: logger,
                                  checkpoint: checkpoint, checkpointPath: checkpointPath,
                                  onProgress: onProgress, shouldStop: shouldStop)
+        // The phase running and since when, so that its time is kept however it ends (the
+        // report shows seconds per phase, summed over restarts). A SIGKILL loses only the
+        // time since the phase last started.
+        var running: (phase: String, since: Date)?
+        func recordRunningPhase() {
+            guard let (phase, since) = running else { return }
+            context.checkpoint.addSeconds(Date().timeIntervalSince(since), to: phase)
+            running = nil
+        }
         do {
             for phase in phases {
                 if phase.skipWhenCompleted && context.checkpoint.completedPhases.contains(phase.name) {
@@ -134,20 +143,29 @@ public struct JobRunner: Sendable {
                 try publisher.updateStatus(current)
                 notifier.status("\(job): \(phase.name)")
                 logger.info("phase \(phase.name)")
+                running = (phase.name, Date())
                 try phase.run(context)
-                guard phase.skipWhenCompleted else { continue }
+                recordRunningPhase()
+                guard phase.skipWhenCompleted else {
+                    try context.checkpoint.save(to: checkpointPath)
+                    continue
+                }
                 if !context.checkpoint.completedPhases.contains(phase.name) { context.checkpoint.completedPhases.append(phase.name) }
                 context.checkpoint.currentPhase = nil
                 context.checkpoint.step = 0
                 try context.checkpoint.save(to: checkpointPath)
             }
         } catch is JobStopped {
+            recordRunningPhase()
+            try? context.checkpoint.save(to: checkpointPath)
             logger.notice("stopping at a checkpoint; the run continues later")
             let paused = status.withLock { s -> JobStatus in s.state = .paused; s.eta = nil; s.updated = Date(); return s }
             try? publisher.updateStatus(paused)
             OutboxIndex.refresh(outbox: config.outbox)
             return .stopped
         } catch {
+            recordRunningPhase()
+            try? context.checkpoint.save(to: checkpointPath)
             let message = (error as? JobFailure)?.message ?? "Internal error: \(error)"
             logger.error("failed: \(message)")
             let failed = status.withLock { s -> JobStatus in

@@ -10,8 +10,30 @@ public struct RunCheckpoint: Codable, Sendable, Equatable {
     public var started: Date?
     /// Free-form values a phase keeps across restarts.
     public var values: [String: String] = [:]
+    /// Wall-clock seconds spent in each phase, summed over every start of the run (a phase
+    /// resumed after a restart adds to its earlier time), for the report.
+    public var phaseSeconds: [String: Double] = [:]
 
     public init() {}
+
+    enum CodingKeys: String, CodingKey { case completedPhases, currentPhase, step, started, values, phaseSeconds }
+
+    /// Fields added in later versions may be missing from a checkpoint an older version wrote:
+    /// such a run must still resume, not start over.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        completedPhases = try c.decodeIfPresent([String].self, forKey: .completedPhases) ?? []
+        currentPhase = try c.decodeIfPresent(String.self, forKey: .currentPhase)
+        step = try c.decodeIfPresent(Int.self, forKey: .step) ?? 0
+        started = try c.decodeIfPresent(Date.self, forKey: .started)
+        values = try c.decodeIfPresent([String: String].self, forKey: .values) ?? [:]
+        phaseSeconds = try c.decodeIfPresent([String: Double].self, forKey: .phaseSeconds) ?? [:]
+    }
+
+    /// Adds `seconds` to `phase`'s total.
+    public mutating func addSeconds(_ seconds: Double, to phase: String) {
+        phaseSeconds[phase, default: 0] += max(0, seconds)
+    }
 
     public static func path(stateDirectory: String, job: String, run: String) -> String {
         "\(stateDirectory)/checkpoints/\(job)/\(run).json"
