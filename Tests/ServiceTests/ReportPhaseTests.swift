@@ -123,6 +123,21 @@ import Testing
         #expect(html.contains("No files were rejected."))
     }
 
+    @Test func longCurvesAreThinnedInTheJSONOnly() throws {
+        var long = summary()
+        long.losses = (1...100_000).map { .init(step: $0, loss: $0 == 77_777 ? 9 : 0.1, learningRate: 1e-4) }
+        try FileManager.default.createDirectory(atPath: work.path + "/training", withIntermediateDirectories: true)
+        try AtomicFile.writeJSON(long, to: work.path + "/" + TrainingSummary.relativePath)
+        try ReportPhase().run(context())
+        let json = try AtomicFile.readJSON(RunReport.self, from: work.path + "/report.json")
+        let losses = try #require(json.training?.losses)
+        #expect(losses.count <= ReportPhase.maxLossPointsInJSON)
+        #expect(losses.first?.step == 1 && losses.last?.step == 100_000)
+        #expect(json.lossPointsRecorded == 100_000)
+        // The chart still sees the one spike.
+        #expect(try read("report.html").contains(">9.0</text>") || read("report.html").contains(">9</text>") || read("report.html").contains(">10</text>"))
+    }
+
     @Test func linksCannotBecomeURLSchemes() {
         #expect(HTMLText.relativeLink("javascript:alert(1)") == "./javascript:alert(1)")
         #expect(HTMLText.relativeLink("/etc/passwd") == "./etc/passwd")

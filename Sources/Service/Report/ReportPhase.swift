@@ -10,11 +10,14 @@ public struct ReportPhase: JobPhase {
 
     public init() {}
 
+    static let maxLossPointsInJSON = 2000
+
     public func run(_ context: JobContext) throws {
         let report = RunReport.collect(workDirectory: context.workDirectory, job: context.job, run: context.runId,
                                        checkpoint: context.checkpoint, plan: try? context.plan)
         for problem in report.problems { context.logger.warning("report: \(problem)") }
-        try AtomicFile.writeJSON(report, to: context.workDirectory + "/" + RunReport.jsonFileName)
+        // The chart draws every step (it downsamples keeping spikes); the JSON gets a thinned curve.
+        try AtomicFile.writeJSON(report.thinningLosses(to: Self.maxLossPointsInJSON), to: context.workDirectory + "/" + RunReport.jsonFileName)
         try AtomicFile.write(Data(ReportHTML.render(report).utf8), to: context.workDirectory + "/" + RunReport.htmlFileName)
     }
 }

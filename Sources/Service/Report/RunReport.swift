@@ -25,6 +25,9 @@ public struct RunReport: Codable, Sendable, Equatable {
     public var estimate: String?
     /// Files that could not be read while gathering the report, said in words.
     public var problems: [String]
+    /// Set when `training.losses` holds every n-th step only (see `thinningLosses`): how many
+    /// steps training recorded. training/summary.json keeps them all.
+    public var lossPointsRecorded: Int?
 
     public struct PhaseTime: Codable, Sendable, Equatable {
         public var name: String
@@ -85,7 +88,7 @@ public struct RunReport: Codable, Sendable, Equatable {
                          phases: orderedPhases(checkpoint),
                          training: training, preflight: preflight,
                          estimate: readText(work + "/estimate.txt"),
-                         problems: problems)
+                         problems: problems, lossPointsRecorded: nil)
     }
 
     /// Validation first (it runs at every start), then the checkpointed phases in the order
@@ -103,6 +106,22 @@ public struct RunReport: Codable, Sendable, Equatable {
     private static func readText(_ path: String) -> String? {
         guard let data = FileManager.default.contents(atPath: path) else { return nil }
         return String(decoding: data, as: UTF8.self)
+    }
+
+    /// The report with at most `maxPoints` loss points (every n-th step, and the last): a
+    /// 100 000-step run would otherwise put megabytes of losses into report.json, which
+    /// training/summary.json already holds in full.
+    public func thinningLosses(to maxPoints: Int) -> RunReport {
+        guard var training, training.losses.count > maxPoints, maxPoints > 1 else { return self }
+        var copy = self
+        let all = training.losses
+        let stride = (all.count + maxPoints - 2) / (maxPoints - 1)
+        var kept = Swift.stride(from: 0, to: all.count, by: stride).map { all[$0] }
+        if kept.last != all.last { kept.append(all.last!) }
+        training.losses = kept
+        copy.training = training
+        copy.lossPointsRecorded = all.count
+        return copy
     }
 
     /// Every rejected file, with its folder in front when it is not the job folder.
