@@ -79,6 +79,29 @@ import Testing
         #expect(checkpoint.phaseSeconds["training"]! >= 0.02)
     }
 
+    /// A process killed in the middle of training never recorded its time; the next start
+    /// counts it up to the phase's last checkpoint save (the file's modification time).
+    @Test func killedPhaseTimeCountsUpToItsLastSave() throws {
+        ReportTimingTests.stopFlag.store(false, ordering: .relaxed)
+        let path = RunCheckpoint.path(stateDirectory: dirs.state.path, job: "alice", run: "r1")
+        var killed = RunCheckpoint()
+        killed.completedPhases = ["preflight"]
+        killed.currentPhase = "training"
+        killed.step = 40
+        killed.phaseSeconds = ["preflight": 5, "training": 1000]
+        let now = Date()
+        killed.currentPhaseStarted = now.addingTimeInterval(-100)
+        try killed.save(to: path)
+        try FileManager.default.setAttributes([.modificationDate: now.addingTimeInterval(-40)], ofItemAtPath: path)
+
+        #expect(try runner([SleepingPhase(name: "preflight", milliseconds: 1), SleepingPhase(name: "training", milliseconds: 1)]).run() == .succeeded)
+        let training = try #require(checkpoint.phaseSeconds["training"])
+        // 1000 before, 60 until the last save (not the 100 until the restart), and this start's own.
+        #expect(training >= 1060 && training < 1100)
+        #expect(checkpoint.phaseSeconds["preflight"] == 5)
+        #expect(checkpoint.currentPhaseStarted == nil)
+    }
+
     @Test func checkpointFromBeforeTimingsStillResumes() throws {
         let old = #"{"completedPhases":["preflight"],"currentPhase":"training","step":40,"values":{"file":"ckpt-40"}}"#
         let path = dirs.state.write("old.json", old)
