@@ -22,7 +22,8 @@ public struct TrainingPhase: JobPhase {
             context.logger.info("dry run: no training, the preflight results are the job's output")
             return
         }
-        guard let recipe = plan.recipe else { throw JobFailure("Internal error: the validated recipe was not handed to training.") }
+        guard var recipe = plan.recipe else { throw JobFailure("Internal error: the validated recipe was not handed to training.") }
+        Self.applyTestResolution(&recipe)
         guard let basePath = context.config.models[recipe.baseModel] else {
             throw JobFailure("base_model: \"\(recipe.baseModel)\" is not in the service's model registry (`models:` in its config)")
         }
@@ -133,3 +134,15 @@ public struct TrainingPhase: JobPhase {
 }
 
 typealias RGBImageColumn = SampleGrid.Column
+
+extension TrainingPhase {
+    /// For integration tests only: DROPBOOTH_TEST_RESOLUTION=N trains and samples at N pixels,
+    /// below the recipe's minimum of 64, so the real binary can train the tiny test model in a
+    /// debug build within seconds. Absent otherwise.
+    static func applyTestResolution(_ recipe: inout Recipe) {
+        guard let value = ProcessInfo.processInfo.environment["DROPBOOTH_TEST_RESOLUTION"].flatMap(Int.init), value >= 8 else { return }
+        recipe.train.resolution = value
+        recipe.samples.width = value
+        recipe.samples.height = value
+    }
+}
