@@ -104,10 +104,11 @@ enum CheckpointNames {
     /// Resnet parts: in_layers.0 norm1, in_layers.2 conv1, emb_layers.1 time_emb_proj,
     /// out_layers.0 norm2, out_layers.3 conv2, skip_connection conv_shortcut.
     /// Spatial transformers use diffusers' names already (proj_in, transformer_blocks.N.attn1, ...).
+    static let unetTopLevel = ["time_embed.0.": "time_embedding.linear_1.", "time_embed.2.": "time_embedding.linear_2.",
+                               "input_blocks.0.0.": "conv_in.", "out.0.": "conv_norm_out.", "out.2.": "conv_out."]
+
     static func unet(_ name: String, layersPerBlock L: Int) -> String? {
-        let simple = ["time_embed.0.": "time_embedding.linear_1.", "time_embed.2.": "time_embedding.linear_2.",
-                      "input_blocks.0.0.": "conv_in.", "out.0.": "conv_norm_out.", "out.2.": "conv_out."]
-        for (ldm, diffusers) in simple {
+        for (ldm, diffusers) in unetTopLevel {
             if let rest = name.dropPrefix(ldm) { return diffusers + rest }
         }
         let parts = name.split(separator: ".", maxSplits: 3).map(String.init)
@@ -144,10 +145,11 @@ enum CheckpointNames {
         }
     }
 
+    static let resnetParts = ["in_layers.0.": "norm1.", "in_layers.2.": "conv1.", "emb_layers.1.": "time_emb_proj.",
+                              "out_layers.0.": "norm2.", "out_layers.3.": "conv2.", "skip_connection.": "conv_shortcut."]
+
     static func resnet(_ rest: String) -> String? {
-        let table = ["in_layers.0.": "norm1.", "in_layers.2.": "conv1.", "emb_layers.1.": "time_emb_proj.",
-                     "out_layers.0.": "norm2.", "out_layers.3.": "conv2.", "skip_connection.": "conv_shortcut."]
-        for (ldm, diffusers) in table {
+        for (ldm, diffusers) in resnetParts {
             if let r = rest.dropPrefix(ldm) { return diffusers + r }
         }
         return nil
@@ -160,6 +162,9 @@ enum CheckpointNames {
     /// the full-resolution end); {encoder,decoder}.mid.block_1/block_2 → mid_block.resnets.0/1;
     /// mid.attn_1.{norm,q,k,v,proj_out} → mid_block.attentions.0.{group_norm,to_q,to_k,to_v,to_out.0}
     /// with the 1x1-conv weights as linear ones; norm_out → conv_norm_out; nin_shortcut → conv_shortcut.
+    static let vaeAttentionParts = ["norm.": "group_norm.", "q.": "to_q.", "k.": "to_k.", "v.": "to_v.", "proj_out.": "to_out.0."]
+    static let vaeShortcut = (ldm: "nin_shortcut.", diffusers: "conv_shortcut.")
+
     static func vae(_ name: String, levels: Int) -> LDMNameMapping? {
         func target(_ n: String, _ t: LDMTransform = .none) -> LDMNameMapping { .mapped([LDMTarget(component: .vae, name: n, transform: t)]) }
         let parts = name.split(separator: ".").map(String.init)
@@ -173,8 +178,7 @@ enum CheckpointNames {
         if let r = rest.dropPrefix("mid.block_1.") { return target("\(part).mid_block.resnets.0.\(shortcut(r))") }
         if let r = rest.dropPrefix("mid.block_2.") { return target("\(part).mid_block.resnets.1.\(shortcut(r))") }
         if let r = rest.dropPrefix("mid.attn_1.") {
-            let table = ["norm.": "group_norm.", "q.": "to_q.", "k.": "to_k.", "v.": "to_v.", "proj_out.": "to_out.0."]
-            for (ldm, diffusers) in table {
+            for (ldm, diffusers) in vaeAttentionParts {
                 if let tail = r.dropPrefix(ldm) {
                     let t: LDMTransform = (ldm != "norm." && tail == "weight") ? .conv1x1ToLinear : .none
                     return target("\(part).mid_block.attentions.0.\(diffusers)\(tail)", t)
@@ -198,7 +202,7 @@ enum CheckpointNames {
         return nil
     }
 
-    private static func shortcut(_ s: String) -> String { s.replacingFirst("nin_shortcut.", with: "conv_shortcut.") }
+    private static func shortcut(_ s: String) -> String { s.replacingFirst(vaeShortcut.ldm, with: vaeShortcut.diffusers) }
 
     // MARK: OpenCLIP (SD 2.x)
 
@@ -208,16 +212,16 @@ enum CheckpointNames {
     /// encoder.layers.i.{layer_norm1, layer_norm2, self_attn.out_proj, mlp.fc1, mlp.fc2};
     /// attn.in_proj_{weight,bias} holds q, k and v stacked by rows → self_attn.{q,k,v}_proj.
     /// The last resblock, text_projection and logit_scale are not used by SD 2.x.
+    static let openCLIPTopLevel = ["token_embedding.weight": "embeddings.token_embedding.weight",
+                                   "positional_embedding": "embeddings.position_embedding.weight",
+                                   "ln_final.weight": "final_layer_norm.weight", "ln_final.bias": "final_layer_norm.bias"]
+    static let openCLIPLayerParts = ["ln_1.": "layer_norm1.", "ln_2.": "layer_norm2.", "attn.out_proj.": "self_attn.out_proj.",
+                                     "mlp.c_fc.": "mlp.fc1.", "mlp.c_proj.": "mlp.fc2."]
+
     static func openCLIP(_ name: String, resblocks: Int) -> LDMNameMapping {
         func target(_ n: String, _ t: LDMTransform = .none) -> LDMNameMapping { .mapped([LDMTarget(component: .textEncoder, name: n, transform: t)]) }
-        switch name {
-        case "token_embedding.weight": return target("embeddings.token_embedding.weight")
-        case "positional_embedding": return target("embeddings.position_embedding.weight")
-        case "ln_final.weight": return target("final_layer_norm.weight")
-        case "ln_final.bias": return target("final_layer_norm.bias")
-        case "text_projection", "logit_scale": return .skipped
-        default: break
-        }
+        if let hf = openCLIPTopLevel[name] { return target(hf) }
+        if name == "text_projection" || name == "logit_scale" { return .skipped }
         guard let r = name.dropPrefix("transformer.resblocks.") else { return .unknown }
         let parts = r.split(separator: ".", maxSplits: 1).map(String.init)
         guard parts.count == 2, let i = Int(parts[0]) else { return .unknown }
@@ -229,9 +233,7 @@ enum CheckpointNames {
                 LDMTarget(component: .textEncoder, name: "\(layer)self_attn.\(x)_proj.\(kind)", transform: .thirdOfRows(part: p))
             })
         }
-        let table = ["ln_1.": "layer_norm1.", "ln_2.": "layer_norm2.", "attn.out_proj.": "self_attn.out_proj.",
-                     "mlp.c_fc.": "mlp.fc1.", "mlp.c_proj.": "mlp.fc2."]
-        for (ldm, hf) in table {
+        for (ldm, hf) in openCLIPLayerParts {
             if let tail = parts[1].dropPrefix(ldm) { return target(layer + hf + tail) }
         }
         return .unknown

@@ -76,6 +76,12 @@ public struct JobRunner: Sendable {
         var checkpoint = RunCheckpoint.load(from: checkpointPath)
         let resuming = !checkpoint.completedPhases.isEmpty || checkpoint.currentPhase != nil
         if checkpoint.started == nil { checkpoint.started = Date() }
+        // A process killed during a phase: count that phase's time up to its last save.
+        if let phase = checkpoint.currentPhase, let since = checkpoint.currentPhaseStarted,
+           let lastSave = (try? FileManager.default.attributesOfItem(atPath: checkpointPath))?[.modificationDate] as? Date {
+            checkpoint.addSeconds(lastSave.timeIntervalSince(since), to: phase)
+        }
+        checkpoint.currentPhaseStarted = nil
         try checkpoint.save(to: checkpointPath)
 
         let status = Mutex(JobStatus(job: job, run: runId, state: .running, phase: "starting", started: checkpoint.started))
@@ -113,6 +119,16 @@ public struct JobRunner: Sendable {
                                  workDirectory: publisher.stagingDirectory, logger: logger,
                                  checkpoint: checkpoint, checkpointPath: checkpointPath,
                                  onProgress: onProgress, shouldStop: shouldStop)
+        // The phase running and since when, so that its time is kept however it ends (the
+        // report shows seconds per phase, summed over restarts). After a SIGKILL the next
+        // start counts the killed phase's time up to its last checkpoint (see above).
+        var running: (phase: String, since: Date)?
+        func recordRunningPhase() {
+            guard let (phase, since) = running else { return }
+            context.checkpoint.addSeconds(Date().timeIntervalSince(since), to: phase)
+            context.checkpoint.currentPhaseStarted = nil
+            running = nil
+        }
         do {
             for phase in phases {
                 if phase.skipWhenCompleted && context.checkpoint.completedPhases.contains(phase.name) {
@@ -122,9 +138,13 @@ public struct JobRunner: Sendable {
                 try context.checkStop()
                 // Only checkpointed phases own the "phase in progress" slot: a cheap phase that
                 // reruns after a restart must not wipe the step the interrupted phase reached.
-                if phase.skipWhenCompleted && context.checkpoint.currentPhase != phase.name {
-                    context.checkpoint.currentPhase = phase.name
-                    context.checkpoint.step = 0
+                let started = Date()
+                if phase.skipWhenCompleted {
+                    if context.checkpoint.currentPhase != phase.name {
+                        context.checkpoint.currentPhase = phase.name
+                        context.checkpoint.step = 0
+                    }
+                    context.checkpoint.currentPhaseStarted = started
                     try context.checkpoint.save(to: checkpointPath)
                 }
                 estimator.withLock { $0.reset() }
@@ -134,20 +154,29 @@ public struct JobRunner: Sendable {
                 try publisher.updateStatus(current)
                 notifier.status("\(job): \(phase.name)")
                 logger.info("phase \(phase.name)")
+                running = (phase.name, started)
                 try phase.run(context)
-                guard phase.skipWhenCompleted else { continue }
+                recordRunningPhase()
+                guard phase.skipWhenCompleted else {
+                    try context.checkpoint.save(to: checkpointPath)
+                    continue
+                }
                 if !context.checkpoint.completedPhases.contains(phase.name) { context.checkpoint.completedPhases.append(phase.name) }
                 context.checkpoint.currentPhase = nil
                 context.checkpoint.step = 0
                 try context.checkpoint.save(to: checkpointPath)
             }
         } catch is JobStopped {
+            recordRunningPhase()
+            try? context.checkpoint.save(to: checkpointPath)
             logger.notice("stopping at a checkpoint; the run continues later")
             let paused = status.withLock { s -> JobStatus in s.state = .paused; s.eta = nil; s.updated = Date(); return s }
             try? publisher.updateStatus(paused)
             OutboxIndex.refresh(outbox: config.outbox)
             return .stopped
         } catch {
+            recordRunningPhase()
+            try? context.checkpoint.save(to: checkpointPath)
             let message = (error as? JobFailure)?.message ?? "Internal error: \(error)"
             logger.error("failed: \(message)")
             let failed = status.withLock { s -> JobStatus in

@@ -23,7 +23,9 @@ public enum OutboxIndex {
             guard FileManager.default.fileExists(atPath: jobDirectory, isDirectory: &isDirectory), isDirectory.boolValue else { continue }
             for run in InboxScanner.list(jobDirectory) where !run.hasPrefix(".") {
                 let runDirectory = jobDirectory + "/" + run
-                var links: [String] = []
+                // The report first: it is the page that explains everything else in the run.
+                var links: [String] = FileManager.default.fileExists(atPath: runDirectory + "/" + RunReport.htmlFileName)
+                    ? [RunReport.htmlFileName] : []
                 for name in InboxScanner.list(runDirectory).sorted() where !name.hasPrefix(".") {
                     if name == "samples" {
                         links += InboxScanner.list(runDirectory + "/samples").sorted().filter(isImage).map { "samples/" + $0 }
@@ -73,23 +75,8 @@ public enum OutboxIndex {
         """
     }
 
-    static func escape(_ text: String) -> String {
-        var out = ""
-        for c in text {
-            switch c {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&#39;"
-            default: out.append(c)
-            }
-        }
-        return out
-    }
+    static func escape(_ text: String) -> String { HTMLText.escape(text) }
 
     /// Percent-encodes a relative link so that names with spaces or '#' still work.
-    static func path(_ text: String) -> String {
-        text.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "#?"))) ?? text
-    }
+    static func path(_ text: String) -> String { HTMLText.percentEncodedPath(text) }
 }
