@@ -128,13 +128,38 @@ import Testing
         #expect(dirs.outbox.list("dog/r1").contains("lora_kohya.safetensors"))
     }
 
+    /// One photo in class/ and class_images: 3: two are drawn with the base model into the
+    /// state's class-image cache, and a second job for the same class reuses them.
+    @Test func missingClassImagesAreDrawnOnceAndReused() throws {
+        try writeImages("first/class", count: 1, seed: 7)
+        let recipe = Self.recipe("dreambooth", steps: 1, extra: """
+            subject: {token: sks, class: dog}
+            prior_preservation: {enabled: true, class_images: 3}
+            """)
+        #expect(try run(job: "first", recipe: recipe) == .succeeded)
+        #expect(try summary("first").classImages == 3)
+        let cache = dirs.state.path + "/class-images"
+        let folders = dirs.state.list("class-images")
+        #expect(folders.count == 1)
+        let drawn = dirs.state.list("class-images/\(folders.first ?? "?")").filter { $0.hasSuffix(".png") }
+        #expect(drawn.count == 2)
+        let stamp = try FileManager.default.attributesOfItem(atPath: "\(cache)/\(folders.first ?? "?")/\(drawn.first ?? "?")")[.modificationDate] as? Date
+
+        try writeImages("second/class", count: 1, seed: 7)
+        #expect(try run(job: "second", recipe: recipe) == .succeeded)
+        let again = try FileManager.default.attributesOfItem(atPath: "\(cache)/\(folders.first ?? "?")/\(drawn.first ?? "?")")[.modificationDate] as? Date
+        #expect(stamp != nil && stamp == again, "the second job drew its class images again")
+    }
+
     @Test func fullDreamBoothPublishesADiffusersFolder() throws {
         let outcome = try run(job: "full", recipe: Self.recipe("dreambooth", steps: 1, extra: """
             subject: {token: sks, class: dog}
             prior_preservation: {enabled: false}
+            outputs: {formats: [diffusers, single_file]}
             """).replacingOccurrences(of: "seed: 5}", with: "seed: 5, full_fine_tune: true, train_text_encoder: false}"))
         #expect(outcome == .succeeded)
         #expect(dirs.outbox.list("full/r1/model").contains("unet"))
+        #expect(dirs.outbox.list("full/r1").contains("model.safetensors"))
         #expect(dirs.outbox.list("full/r1/model/unet") == ["config.json", "diffusion_pytorch_model.safetensors"])
     }
 
@@ -155,19 +180,17 @@ import Testing
         guard case .failed(let captionMessage) = captionFile else { Issue.record("expected a failure, got \(captionFile)"); return }
         #expect(captionMessage.contains("does not contain the token <toy>"))
 
+        // A LoRA-DreamBooth cannot be published as a whole model.
         let singleFile = try run(job: "sf", recipe: Self.recipe("dreambooth", extra: """
             subject: {token: sks, class: dog}
             prior_preservation: {enabled: false}
             outputs: {formats: [single_file]}
-            """).replacingOccurrences(of: "seed: 5}", with: "seed: 5, full_fine_tune: true}"))
-        guard case .failed(let sfMessage) = singleFile else { Issue.record("expected a failure, got \(singleFile)"); return }
-        #expect(sfMessage.contains("outputs.formats: single_file"))
-
-        let fewClass = try run(job: "few", recipe: Self.recipe("dreambooth", extra: """
-            subject: {token: sks, class: dog}
-            prior_preservation: {enabled: true, class_images: 3}
             """))
-        guard case .failed(let fewMessage) = fewClass else { Issue.record("expected a failure, got \(fewClass)"); return }
-        #expect(fewMessage.contains("prior_preservation.class_images is 3"))
+        guard case .failed(let sfMessage) = singleFile else { Issue.record("expected a failure, got \(singleFile)"); return }
+        #expect(sfMessage.contains("outputs.formats") && sfMessage.contains("full_fine_tune"))
+
+        let dropout = try run(job: "dropout", recipe: Self.recipe("lora", extra: "subject: {token: sks}\nlora: {dropout: 0.1}"))
+        guard case .failed(let dropoutMessage) = dropout else { Issue.record("expected a failure, got \(dropout)"); return }
+        #expect(dropoutMessage.contains("lora.dropout"))
     }
 }

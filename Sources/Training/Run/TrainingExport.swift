@@ -35,6 +35,39 @@ extension TrainingRun {
                                          metadata: metadata)
     }
 
+    /// The fine-tuned model as one .safetensors in the original LDM layout (what the web UIs
+    /// load), float16 as such files are distributed; returns the sidecar written, if any.
+    @discardableResult
+    public func writeSingleFile(to path: String, info: DropboothAdapterInfo) throws -> String? {
+        guard case .fullFineTune = options.method else {
+            throw TrainingRunError("a single-file model is written after a full fine-tune only")
+        }
+        var replacements: [CheckpointComponent: [String: Tensor]] = [:]
+        for p in trainer.parameters {
+            let name = storedName(p)
+            let values = Tensor(p.pytorchValues(), shape: storedShape(p, name: name))
+            replacements[p.part == .unet ? .unet : .textEncoder, default: [:]][name] = values
+        }
+        return try SingleFileExport.write(base: checkpoint, replacements: replacements, to: path,
+                                          options: SingleFileExport.Options(metadata: info.metadata))
+    }
+
+    /// The base file's name for a trained parameter: text-encoder names with transformers'
+    /// `text_model.` root when the base has it (transformers 5 writes files without it).
+    func storedName(_ p: TrainableParameter) -> String {
+        guard p.part == .textEncoder else { return p.name }
+        let rooted = "text_model." + p.name
+        return checkpoint.textEncoderWeights.contains(rooted) || !checkpoint.textEncoderWeights.contains(p.name) ? rooted : p.name
+    }
+
+    /// The shape the base stores a parameter in: SD 1.x keeps the transformers' proj_in/proj_out
+    /// as 1x1 convolutions [O, I, 1, 1] that the model runs as linears [O, I].
+    func storedShape(_ p: TrainableParameter, name: String) -> [Int] {
+        let stored = checkpoint.weights(p.part == .unet ? .unet : .textEncoder).shape(of: name)
+        guard let stored, stored.reduce(1, *) == p.tensor.count else { return p.pytorchShape }
+        return stored
+    }
+
     /// A diffusers folder of the fine-tuned model: the base's configs, tokenizer, scheduler and
     /// VAE copied, the trained UNet (and text encoder) written in PyTorch's layout.
     public func writeDiffusersFolder(to folder: String, info: DropboothAdapterInfo) throws {
@@ -64,11 +97,10 @@ extension TrainingRun {
         var unetWriter = SafeTensorsWriter(metadata: metadata)
         var textWriter = SafeTensorsWriter(metadata: metadata)
         for p in trainer.parameters {
+            let name = storedName(p)
             switch p.part {
-            case .unet: unetWriter.add(p.name, shape: p.pytorchShape, values: p.pytorchValues())
-            case .textEncoder:
-                let name = p.name.hasPrefix("text_projection") ? p.name : "text_model." + p.name
-                textWriter.add(name, shape: p.pytorchShape, values: p.pytorchValues())
+            case .unet: unetWriter.add(name, shape: storedShape(p, name: name), values: p.pytorchValues())
+            case .textEncoder: textWriter.add(name, shape: storedShape(p, name: name), values: p.pytorchValues())
             }
         }
         try unetWriter.write(to: folder + "/unet/diffusion_pytorch_model.safetensors")

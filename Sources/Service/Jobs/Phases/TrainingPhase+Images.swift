@@ -1,4 +1,5 @@
 import Foundation
+import Diffusion
 import Imaging
 import Training
 
@@ -58,11 +59,14 @@ extension TrainingPhase {
         return images
     }
 
-    /// Prior-preservation images: `class_images` per subject from its class folder.
-    static func classImages(_ context: JobContext, _ recipe: Recipe) throws -> [TrainingImage] {
+    /// Prior-preservation images: `class_images` per subject, first from its class folder, the
+    /// rest drawn with the base model and kept in `<state>/class-images/` (keyed by base model,
+    /// class prompt and resolution), where the next job for the same class finds them.
+    static func classImages(_ context: JobContext, _ recipe: Recipe, basePath: String) throws -> [TrainingImage] {
         guard recipe.priorPreservation.enabled else { return [] }
         let wanted = recipe.priorPreservation.classImages
         var images: [TrainingImage] = []
+        var pipeline: TextToImagePipeline?
         for subject in recipe.subjects {
             let folder = subject.classFolder
             let plan = try context.plan
@@ -73,15 +77,32 @@ extension TrainingPhase {
             } else {
                 have = []
             }
-            if have.count < wanted {
-                throw JobFailure("""
-                    prior_preservation.class_images is \(wanted), but the class folder \(folder)/ holds \(have.count) usable image(s). \
-                    This version does not generate class images yet: add at least \(wanted - have.count) more photos of \
-                    "\(subject.expand(subject.classPrompt))" to \(folder)/, or lower prior_preservation.class_images to \(max(1, have.count)), \
-                    or set `prior_preservation: {enabled: false}`.
-                    """)
-            }
             images += have.prefix(wanted)
+            guard have.count < wanted else { continue }
+            let prompt = subject.expand(subject.classPrompt)
+            let missing = wanted - have.count
+            context.logger.info("class images: \(have.count) in \(folder)/, drawing or reusing \(missing) for \"\(prompt)\"")
+            do {
+                if pipeline == nil {
+                    pipeline = try TextToImagePipeline(checkpoint: StableDiffusionCheckpoint.open(basePath))
+                }
+                let request = ClassImageRequest(modelIdentity: ClassImageCache.modelIdentity(checkpointPath: basePath),
+                                                prompt: prompt, resolution: recipe.train.resolution)
+                let cache = ClassImageCache(directory: context.config.stateDirectory + "/class-images")
+                let paths = try cache.images(for: request, count: missing, pipeline: pipeline!,
+                                             progress: { done, total in context.progress(step: done, total: total) },
+                                             shouldStop: { (try? context.checkStop()) == nil })
+                for (i, path) in paths.enumerated() {
+                    let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+                    images.append(TrainingImage(name: "class image \(i)", image: try ImageDecoder.decode(bytes).image, caption: prompt))
+                }
+            } catch is ClassImageGenerationStopped {
+                throw JobStopped()
+            } catch let failure as JobFailure {
+                throw failure
+            } catch {
+                throw JobFailure("prior preservation: \(folder)/ holds \(have.count) of the \(wanted) class images (prior_preservation.class_images) and drawing the rest failed: \(error)")
+            }
         }
         return images
     }

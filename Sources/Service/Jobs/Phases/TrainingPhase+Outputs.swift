@@ -9,15 +9,7 @@ extension TrainingPhase {
     static let embeddingDiffusersFile = "learned_embeds.safetensors"
     static let modelFolder = "model"
 
-    /// Refuses, before any training, the formats this version cannot write.
-    static func checkFormats(_ recipe: Recipe) throws {
-        if recipe.outputs.formats.contains(.singleFile) {
-            throw JobFailure("""
-                outputs.formats: single_file is not available in this version of dropbooth yet (the single-file \
-                checkpoint writer is not built in). Use `formats: [diffusers]` for a diffusers model folder.
-                """)
-        }
-    }
+    static let singleFile = "model.safetensors"
 
     /// A1111 names an embedding by its file name: "<my-cat>" → "my-cat.safetensors".
     static func a1111FileName(token: String) -> String {
@@ -71,11 +63,21 @@ extension TrainingPhase {
                 }
             }
         } else {
-            for format in recipe.outputs.formats where format == .diffusers {
-                do { try run.writeDiffusersFolder(to: "\(work)/\(modelFolder)", info: info) } catch { throw JobFailure("outputs.formats: diffusers: \(error)") }
-                outputs.append(.init(file: modelFolder + "/", format: format.rawValue,
-                                     description: "The fine-tuned model as a diffusers folder (\(recipe.baseModel)'s VAE, tokenizer and scheduler, the trained UNet\(recipe.train.trainTextEncoder ? " and text encoder" : "")).",
-                                     usage: "pipe = StableDiffusionPipeline.from_pretrained(\"<this folder>/\(modelFolder)\")"))
+            for format in recipe.outputs.formats {
+                switch format {
+                case .diffusers:
+                    do { try run.writeDiffusersFolder(to: "\(work)/\(modelFolder)", info: info) } catch { throw JobFailure("outputs.formats: diffusers: \(error)") }
+                    outputs.append(.init(file: modelFolder + "/", format: format.rawValue,
+                                         description: "The fine-tuned model as a diffusers folder (\(recipe.baseModel)'s VAE, tokenizer and scheduler, the trained UNet\(recipe.train.trainTextEncoder ? " and text encoder" : "")).",
+                                         usage: "pipe = StableDiffusionPipeline.from_pretrained(\"<this folder>/\(modelFolder)\")"))
+                case .singleFile:
+                    do { try run.writeSingleFile(to: "\(work)/\(singleFile)", info: info) } catch { throw JobFailure("outputs.formats: single_file: \(error)") }
+                    outputs.append(.init(file: singleFile, format: format.rawValue,
+                                         description: "The fine-tuned model as one float16 .safetensors with the original Stable Diffusion key names.",
+                                         usage: "A1111: copy to stable-diffusion-webui/models/Stable-diffusion/ (with its .json sidecar, if any) and pick it as the checkpoint; ComfyUI: models/checkpoints/; diffusers: StableDiffusionPipeline.from_single_file(\"\(singleFile)\")."))
+                case .kohya, .a1111:
+                    continue
+                }
             }
         }
         return outputs

@@ -27,7 +27,6 @@ public struct TrainingPhase: JobPhase {
         guard let basePath = context.config.models[recipe.baseModel] else {
             throw JobFailure("base_model: \"\(recipe.baseModel)\" is not in the service's model registry (`models:` in its config)")
         }
-        try Self.checkFormats(recipe)
         let work = context.workDirectory
         let state = "\(context.config.stateDirectory)/training/\(context.job)/\(context.runId)"
         let checkpointPath = state + "/checkpoint.safetensors"
@@ -35,11 +34,14 @@ public struct TrainingPhase: JobPhase {
         try Directories.create(work + "/training")
 
         let images = try Self.instanceImages(context, recipe)
-        let classImages = try Self.classImages(context, recipe)
+        let classStart = Date()
+        let classImages = try Self.classImages(context, recipe, basePath: basePath)
+        let classSeconds = Date().timeIntervalSince(classStart)
         let summaryPath = "\(work)/\(TrainingSummary.relativePath)"
         var summary = (try? AtomicFile.readJSON(TrainingSummary.self, from: summaryPath))
             ?? TrainingSummary(method: recipe.method.rawValue, baseModel: recipe.baseModel, baseModelPath: basePath,
                                steps: 0, totalSteps: recipe.train.steps, images: images.count, classImages: classImages.count)
+        if recipe.priorPreservation.enabled { summary.seconds["class_images", default: 0] += classSeconds }
         func timed<T>(_ part: String, _ body: () throws -> T) rethrows -> T {
             let start = Date()
             defer { summary.seconds[part, default: 0] += Date().timeIntervalSince(start) }
