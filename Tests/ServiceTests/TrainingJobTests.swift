@@ -189,7 +189,7 @@ import Testing
         guard case .failed(let sfMessage) = singleFile else { Issue.record("expected a failure, got \(singleFile)"); return }
         #expect(sfMessage.contains("outputs.formats") && sfMessage.contains("full_fine_tune"))
 
-        let dropout = try run(job: "dropout", recipe: Self.recipe("lora", extra: "subject: {token: sks}\nlora: {dropout: 0.1}"))
+        let dropout = try run(job: "dropout", recipe: Self.recipe("lora", extra: "subject: {token: sks}\nlora: {dropout: 0.95}"))
         guard case .failed(let dropoutMessage) = dropout else { Issue.record("expected a failure, got \(dropout)"); return }
         #expect(dropoutMessage.contains("lora.dropout"))
     }

@@ -109,9 +109,28 @@ import TensorEngine
         #expect(unet.parameters["conv_in.weight"]!.scalars != before)
     }
 
-    @Test func loraDropoutIsRefusedPlainly() throws {
-        var o = Self.loraOptions(steps: 1)
-        o.loraDropout = 0.1
-        #expect(throws: TrainingRunError.self) { _ = try TrainingRun(basePath: Self.sd1Tiny, options: o, images: Self.images(1) { _ in "x" }) }
+    /// Dropout changes the step (the adapter sees masked inputs once B is nonzero), leaves
+    /// sampling alone, and resumes exactly (its masks are a function of seed and step).
+    @Test func loraDropoutChangesTrainingAndResumesExactly() throws {
+        var o = Self.loraOptions(steps: 3)
+        o.loraDropout = 0.5
+        let images = Self.images(2) { "a photo of sks \($0)" }
+        let plain = try TrainingRun(basePath: Self.sd1Tiny, options: Self.loraOptions(steps: 3), images: images)
+        let withDropout = try TrainingRun(basePath: Self.sd1Tiny, options: o, images: images)
+        let a = (0..<3).map { _ in plain.trainStep().loss }, b = (0..<3).map { _ in withDropout.trainStep().loss }
+        #expect(a[0] == b[0], "B starts at zero: the first loss cannot depend on dropout")
+        #expect(a[1...] != b[1...])
+
+        let path = temporaryPath("dropout.safetensors")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let first = try TrainingRun(basePath: Self.sd1Tiny, options: o, images: images)
+        first.trainStep()
+        try first.saveCheckpoint(to: path)
+        let resumed = try TrainingRun(basePath: Self.sd1Tiny, options: o, images: images)
+        try resumed.restore(from: path)
+        #expect([resumed.trainStep().loss, resumed.trainStep().loss] == Array(b[1...]))
+
+        o.loraDropout = 1
+        #expect(throws: TrainingRunError.self) { _ = try TrainingRun(basePath: Self.sd1Tiny, options: o, images: images) }
     }
 }

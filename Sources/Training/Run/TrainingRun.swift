@@ -35,6 +35,8 @@ public final class TrainingRun {
     /// Instance and class images the run trains on.
     public let imageCount: Int
     public let classImageCount: Int
+    /// The LoRA layers' shared dropout (nil without dropout): its key is set per micro-batch.
+    let loraDropout: LoRADropout?
 
     /// Optimiser steps taken (after a restore: including those before the checkpoint).
     public var step: Int { trainer.step }
@@ -45,7 +47,7 @@ public final class TrainingRun {
     public init(basePath: String, options: TrainingRunOptions, images: [TrainingImage], classImages: [TrainingImage] = [],
                 progress: (Int, Int) -> Void = { _, _ in }) throws {
         guard !images.isEmpty else { throw TrainingRunError("no images to train on") }
-        guard options.loraDropout == 0 else { throw TrainingRunError.unsupportedDropout(options.loraDropout) }
+        guard (0..<1).contains(options.loraDropout) else { throw TrainingRunError.unsupportedDropout(options.loraDropout) }
         if options.loss.priorLossWeight != nil, classImages.isEmpty {
             throw TrainingRunError("prior preservation needs class images; none were given")
         }
@@ -78,10 +80,13 @@ public final class TrainingRun {
         var parameters: [TrainableParameter] = []
         var textLearns = false
         var captions = (images.map(\.caption), classImages.map(\.caption))
+        var dropoutObject: LoRADropout?
         switch options.method {
         case .lora(let lora):
-            parameters = LoRAInjection.inject(into: unet, lora)
-            let text = LoRAInjection.inject(into: textEncoder, lora)
+            let dropout = options.loraDropout > 0 ? LoRADropout(probability: Float(options.loraDropout)) : nil
+            dropoutObject = dropout
+            parameters = LoRAInjection.inject(into: unet, lora, dropout: dropout)
+            let text = LoRAInjection.inject(into: textEncoder, lora, dropout: dropout)
             parameters += text
             textLearns = !text.isEmpty
         case .fullFineTune(let trainText):
@@ -117,6 +122,7 @@ public final class TrainingRun {
             let expand = { (text: String) in Self.expandPlaceholder(text, placeholder) }
             captions = (captions.0.map(expand), captions.1.map(expand))
         }
+        loraDropout = dropoutObject
         let schedule = try NoiseSchedule(config: checkpoint.schedulerConfig)
         let (tokenizer, textEncoder) = (self.tokenizer, self.textEncoder)
 
@@ -191,7 +197,13 @@ public final class TrainingRun {
     @discardableResult
     public func trainStep() -> StepResult {
         let micro = (0..<options.optimizer.gradientAccumulationSteps).map { _ in sampler.next() }
-        let (losses, report) = trainer.trainStep(micro)
+        let step = UInt64(trainer.step)
+        let losses = micro.enumerated().map { i, batch in
+            // The dropout masks are a function of (seed, step, micro-batch): resumable, no state.
+            loraDropout?.key = options.seed &* 0x9E37_79B9_7F4A_7C15 &+ step &* 0x1_0000 &+ UInt64(i) &+ 1
+            return trainer.accumulate(batch)
+        }
+        let report = trainer.update()
         let mean = losses.map(\.total).reduce(0, +) / Float(losses.count)
         return StepResult(step: report.step, loss: mean, learningRate: report.learningRate)
     }

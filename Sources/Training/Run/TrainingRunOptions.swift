@@ -42,7 +42,7 @@ public struct TrainingRunOptions: Sendable {
     public var loss: LossOptions = .init()
     public var seed: UInt64 = 0
     public var gradientCheckpointing: Bool = false
-    /// LoRA dropout: only 0 is supported (see `TrainingRunError.unsupportedDropout`).
+    /// PEFT's lora_dropout, 0 ≤ p < 1 (LoRA methods only).
     public var loraDropout: Double = 0
 
     public init(method: Method, methodName: String, resolution: Int, steps: Int, optimizer: OptimizerOptions) {
@@ -69,8 +69,7 @@ public struct TrainingRunError: Error, CustomStringConvertible, Equatable {
     public init(_ message: String) { self.message = message }
     public var description: String { message }
 
-    /// PEFT's lora_dropout is not implemented: refusing it is better than silently ignoring it.
     static func unsupportedDropout(_ p: Double) -> TrainingRunError {
-        TrainingRunError("lora.dropout is \(p): LoRA dropout is not supported by this version of dropbooth; set `lora.dropout: 0` (the diffusers scripts' default)")
+        TrainingRunError("lora.dropout is \(p): expected at least 0 and below 1 (0.1 is typical; 0 turns it off)")
     }
 }
