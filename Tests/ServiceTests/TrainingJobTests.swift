@@ -89,6 +89,7 @@ import Testing
         #expect(s.grids.last?.comparesBase == true)
         #expect(s.outputs.map(\.format) == ["diffusers", "kohya"])
         #expect(s.seconds["train"] != nil && s.seconds["cache"] != nil && s.seconds["export"] != nil)
+        #expect(!dirs.state.exists("training/style/r1"), "the training state should go once the results are exported")
         let meta = try SafeTensorsFile(path: dirs.outbox.path + "/style/r1/pytorch_lora_weights.safetensors").metadata
         #expect(DropboothAdapterInfo(metadata: meta)?.method == "lora")
     }

@@ -8,8 +8,9 @@ import Training
 /// tensors, AdamW's moments, the sampler's generator and data order) is written every
 /// `train.checkpoint_every` steps, when the service asks the job to stop (SIGTERM, quiet hours)
 /// and once training is done; after a restart the run continues from it as if it had never
-/// stopped. `training/summary.json` (the loss curve, timings, grids, outputs) is rewritten at
-/// the same moments, so a resumed run keeps the curve from before the restart.
+/// stopped. It is removed once the results are exported. `training/summary.json` (the loss
+/// curve, timings, grids, outputs) is rewritten at the same moments, so a resumed run keeps
+/// the curve from before the restart.
 public struct TrainingPhase: JobPhase {
     public let name = "training"
     public let skipWhenCompleted = true
@@ -131,6 +132,9 @@ public struct TrainingPhase: JobPhase {
         summary.outputs = try timed("export") { try Self.export(run, recipe: recipe, context: context) }
         summary.steps = run.step
         try AtomicFile.writeJSON(summary, to: summaryPath)
+        // The training state is large (a full fine-tune's is three times the UNet): it goes once
+        // the results are written. A kill before the runner records the phase as done retrains.
+        try? FileManager.default.removeItem(atPath: state)
         context.logger.info("training: done, \(summary.outputs.count) file(s) exported")
     }
 }
