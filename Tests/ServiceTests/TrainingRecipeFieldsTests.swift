@@ -9,6 +9,8 @@ import Testing
         let full = try Recipe.parse(head + "method: dreambooth\nsubject: {token: sks, class: dog}\ntrain: {full_fine_tune: true}\noutputs: {formats: [diffusers, single_file]}\n",
                                     config: recipeTestConfig)
         #expect(full.train.fullFineTune)
+        #expect(RecipeExplanation(recipe: full, jobFolder: "/nonexistent", limits: .init(), modelPath: nil).summary.first?
+            .hasPrefix("DreamBooth (full fine-tune, text encoder too)") == true)
         #expect(full.effectiveYAML().contains("full_fine_tune: true"))
         #expect(try Recipe.parse(full.effectiveYAML(), config: recipeTestConfig) == full)
 
