@@ -44,7 +44,7 @@ import Testing
 
     func run(job: String, recipe: String, images: Int = 2, stop: StopAfter? = nil) throws -> JobRunner.Outcome {
         dirs.inbox.write("\(job)/recipe.yaml", recipe)
-        if !dirs.inbox.exists("\(job)/img0.png") { try writeImages(job, count: images) }
+        if images > 0, !dirs.inbox.exists("\(job)/img0.png") { try writeImages(job, count: images) }
         let config = ServiceConfig(inbox: dirs.inbox.path, outbox: dirs.outbox.path, stateDirectory: dirs.state.path,
                                    models: ["tiny": Self.sd1Tiny])
         let phases: [any JobPhase] = [ValidateRecipePhase(validate: Self.shrunk), PreflightPhase(), TrainingPhase()]
@@ -107,6 +107,27 @@ import Testing
         let resumed = try summary("parts").losses
         #expect(resumed.map(\.step) == [1, 2, 3, 4])
         #expect(resumed.map(\.loss) == whole.map(\.loss), "the resumed run's losses differ from the uninterrupted run's")
+    }
+
+    /// Two subjects, each with its folder, token and class: both folders train in one run.
+    @Test func multiSubjectDreamBoothTrainsEveryFolder() throws {
+        try writeImages("pets/rex", count: 2, seed: 1)
+        try writeImages("pets/tom", count: 1, seed: 2)
+        try writeImages("pets/class", count: 1, seed: 3)
+        let outcome = try run(job: "pets", recipe: """
+            version: 1
+            method: dreambooth
+            base_model: tiny
+            subjects:
+              - {token: sks, class: dog, folder: rex}
+              - {token: zwx, class: cat, folder: tom}
+            prior_preservation: {enabled: true, class_images: 1}
+            train: {steps: 2, resolution: 64, seed: 2}
+            samples: {prompts: ["a photo of sks dog and zwx cat"], seeds: [1], steps: 2, sampler: euler, size: 64}
+            """, images: 0)
+        #expect(outcome == .succeeded)
+        let s = try summary("pets")
+        #expect(s.images == 3 && s.classImages == 2 && s.losses.count == 2)
     }
 
     @Test func textualInversionPublishesBothEmbeddingFiles() throws {
