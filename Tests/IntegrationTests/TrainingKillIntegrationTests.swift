@@ -28,7 +28,9 @@ import Testing
         let first = try service.startServe(once: false, environment: environment)
         let midTraining = service.eventually(timeout: 240) {
             let status = service.status(of: "train")
+            // status.json shows the step, the loss and an ETA while training.
             return status["phase"] as? String == "training" && (status["step"] as? Int ?? 0) >= 12
+                && status["loss"] is Double && status["eta"] != nil && status["total"] as? Int == 40
         }
         #expect(midTraining, "training never got going: \(service.serveLogs)")
         // The whole service at once, job process included, as systemd kills its cgroup.
