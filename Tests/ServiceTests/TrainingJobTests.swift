@@ -106,7 +106,11 @@ import Testing
         #expect(try run(job: "parts", recipe: recipe) == .succeeded)
         let resumed = try summary("parts").losses
         #expect(resumed.map(\.step) == [1, 2, 3, 4])
-        #expect(resumed.map(\.loss) == whole.map(\.loss), "the resumed run's losses differ from the uninterrupted run's")
+        // To float rounding (the engine's threaded reductions may round differently under load);
+        // a wrong resume (other batches, noise or parameters) differs at the first digit.
+        for (r, w) in zip(resumed, whole) {
+            #expect(abs(r.loss - w.loss) <= 1e-5 * abs(w.loss), "step \(r.step): loss \(r.loss) after resume, \(w.loss) uninterrupted")
+        }
     }
 
     /// Two subjects, each with its folder, token and class: both folders train in one run.

@@ -51,9 +51,13 @@ import TensorEngine
         try resumed.restore(from: path)
         #expect(resumed.step == 2)
         let after = (0..<2).map { _ in resumed.trainStep().loss }
-        #expect(before + after == losses)
+        // To float rounding, not bit for bit: the engine's threaded reductions may round
+        // differently under load (an open engine bug). A wrong resume differs at the first digit.
+        expectClose(before + after, losses, rtol: 1e-5, atol: 0, "losses of the resumed run")
         #expect(resumed.isFinished)
-        #expect(resumed.trainer.parameters.map { $0.tensor.scalars } == whole.trainer.parameters.map { $0.tensor.scalars })
+        for (a, b) in zip(resumed.trainer.parameters, whole.trainer.parameters) {
+            expectClose(a.tensor.scalars, b.tensor.scalars, rtol: 1e-4, atol: 1e-7, "\(a.qualifiedName) after the resumed run")
+        }
     }
 
     @Test func loraExportsReadBackInBothConventions() throws {
@@ -118,8 +122,13 @@ import TensorEngine
         let plain = try TrainingRun(basePath: Self.sd1Tiny, options: Self.loraOptions(steps: 3), images: images)
         let withDropout = try TrainingRun(basePath: Self.sd1Tiny, options: o, images: images)
         let a = (0..<3).map { _ in plain.trainStep().loss }, b = (0..<3).map { _ in withDropout.trainStep().loss }
-        #expect(a[0] == b[0], "B starts at zero: the first loss cannot depend on dropout")
-        #expect(a[1...] != b[1...])
+        // B starts at zero: the first loss cannot depend on dropout; the next ones do.
+        expectClose([b[0]], [a[0]], rtol: 1e-5, atol: 0, "first loss with dropout")
+        let changed = zip(plain.trainer.parameters, withDropout.trainer.parameters).filter { p, q in
+            let scale = p.tensor.scalars.map(abs).max() ?? 0
+            return zip(p.tensor.scalars, q.tensor.scalars).contains { abs($0 - $1) > 0.05 * scale }
+        }
+        #expect(!changed.isEmpty, "dropout left every trained factor as it is without dropout")
 
         let path = temporaryPath("dropout.safetensors")
         defer { try? FileManager.default.removeItem(atPath: path) }
@@ -128,7 +137,7 @@ import TensorEngine
         try first.saveCheckpoint(to: path)
         let resumed = try TrainingRun(basePath: Self.sd1Tiny, options: o, images: images)
         try resumed.restore(from: path)
-        #expect([resumed.trainStep().loss, resumed.trainStep().loss] == Array(b[1...]))
+        expectClose([resumed.trainStep().loss, resumed.trainStep().loss], Array(b[1...]), rtol: 1e-5, atol: 0, "losses with dropout after resume")
 
         o.loraDropout = 1
         #expect(throws: TrainingRunError.self) { _ = try TrainingRun(basePath: Self.sd1Tiny, options: o, images: images) }
