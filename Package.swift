@@ -71,7 +71,7 @@ let package = Package(
         .executableTarget(
             name: "dropbooth",
             dependencies: [
-                "Service", "TensorEngine", "ModelIO", "Imaging", "Diffusion",
+                "Service", "TensorEngine", "ModelIO", "Imaging", "Diffusion", "Training",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

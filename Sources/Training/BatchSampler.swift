@@ -8,7 +8,16 @@ import TensorEngine
 
 /// One cached example: VAE latents (× scaling factor) [1, H, W, C] and what conditions them.
 public struct TrainingExample {
+    /// The latents, or with `latentStd` the mean of the VAE's latent distribution.
     public var latents: Tensor
+    /// The distribution's standard deviation (× scaling factor): when set, each use draws
+    /// latents + std · ε from the sampler's generator, as diffusers' latent_dist.sample() does
+    /// every step; nil: the latents are used as they are.
+    public var latentStd: Tensor?
+    /// The left-right mirrored image's mean and std (random_flip): each use takes one of the
+    /// two with probability ½.
+    public var flippedLatents: Tensor?
+    public var flippedLatentStd: Tensor?
     /// Token ids [L] (text encoder runs in the step) …
     public var tokenIDs: [Int]?
     /// … or cached text-encoder states [1, L, D].
@@ -78,10 +87,23 @@ public struct BatchSampler {
         var items = chosen.map { examples[$0] }
         if !classExamples.isEmpty { items += positions.map { classExamples[$0 % classExamples.count] } }
 
-        let latents = concat(items.map(\.latents), axis: 0)
+        var latents = concat(items.map(\.latents), axis: 0)
         let noise = rng.normal(shape: latents.shape)
         let offset = drawsOffsetNoise ? rng.normal(shape: [latents.shape[0], latents.shape[3]]) : nil
         let timesteps = items.map { _ in rng.nextInt(below: numTrainTimesteps) }
+        // Drawn after the rest, and only for examples that have a distribution or a mirror, so
+        // runs on fixed latents draw what they always drew.
+        if items.contains(where: { $0.latentStd != nil || $0.flippedLatents != nil }) {
+            latents = concat(items.map { item -> Tensor in
+                var (mean, std) = (item.latents, item.latentStd)
+                if let flipped = item.flippedLatents, rng.nextInt(below: 2) == 1 { (mean, std) = (flipped, item.flippedLatentStd) }
+                guard let std else { return mean }
+                let eps = rng.normal(shape: mean.shape)
+                let out = Tensor(uninitializedShape: mean.shape)
+                for i in 0..<mean.count { out.data[i] = mean.data[i] + std.data[i] * eps.data[i] }
+                return out
+            }, axis: 0)
+        }
         let conditioning: Conditioning
         if items[0].hiddenStates != nil {
             precondition(items.allSatisfy { $0.hiddenStates != nil }, "examples mix token ids and cached states")

@@ -36,17 +36,20 @@ public struct LoRAOptions: Sendable, Codable, Equatable {
 public enum LoRAInjection {
     /// Adds adapters to the UNet layers the options' UNet targets select.
     @discardableResult
-    public static func inject(into unet: UNet2DConditionModel, _ options: LoRAOptions) -> [TrainableParameter] {
-        inject(part: .unet, linears: unet.linearLayers, convs: unet.convLayers, options)
+    public static func inject(into unet: UNet2DConditionModel, _ options: LoRAOptions, dropout: LoRADropout? = nil) -> [TrainableParameter] {
+        inject(part: .unet, linears: unet.linearLayers, convs: unet.convLayers, options, dropout: dropout)
     }
 
     /// Adds adapters to the text-encoder layers the options' text targets select.
     @discardableResult
-    public static func inject(into textEncoder: CLIPTextModel, _ options: LoRAOptions) -> [TrainableParameter] {
-        inject(part: .textEncoder, linears: textEncoder.linearLayers, convs: [], options)
+    public static func inject(into textEncoder: CLIPTextModel, _ options: LoRAOptions, dropout: LoRADropout? = nil) -> [TrainableParameter] {
+        inject(part: .textEncoder, linears: textEncoder.linearLayers, convs: [], options, dropout: dropout)
     }
 
-    static func inject(part: ModelPart, linears: [Linear], convs: [Conv2d], _ options: LoRAOptions) -> [TrainableParameter] {
+    /// `dropout`: PEFT's lora_dropout on every adapted layer (one shared object, whose key the
+    /// training run sets per micro-batch).
+    static func inject(part: ModelPart, linears: [Linear], convs: [Conv2d], _ options: LoRAOptions,
+                       dropout: LoRADropout? = nil) -> [TrainableParameter] {
         precondition(options.rank > 0, "LoRA rank must be positive")
         let targets = options.targets.filter { $0.part == part }
         // One generator per model part, so adding text-encoder targets does not change the
@@ -68,6 +71,7 @@ public enum LoRAInjection {
             let down = trainable(initialDown([options.rank, layer.inFeatures], fanIn: layer.inFeatures))
             let up = trainable(Tensor(zeros: [layer.outFeatures, options.rank]))
             layer.lora = LoRA(down: down, up: up, scale: options.scale)
+            layer.loraDropout = dropout
             parameters.append(TrainableParameter(part: part, name: layer.name + ".lora_A.weight", tensor: down))
             parameters.append(TrainableParameter(part: part, name: layer.name + ".lora_B.weight", tensor: up))
         }
@@ -76,6 +80,7 @@ public enum LoRAInjection {
             let down = trainable(initialDown([options.rank, k, k, layer.inChannels], fanIn: layer.inChannels * k * k))
             let up = trainable(Tensor(zeros: [layer.outChannels, 1, 1, options.rank]))
             layer.lora = ConvLoRA(down: down, up: up, scale: options.scale)
+            layer.loraDropout = dropout
             parameters.append(TrainableParameter(part: part, name: layer.name + ".lora_A.weight", tensor: down, layout: .convChannelsLast))
             parameters.append(TrainableParameter(part: part, name: layer.name + ".lora_B.weight", tensor: up, layout: .convChannelsLast))
         }

@@ -5,6 +5,7 @@ import Imaging
 import ModelIO
 import Service
 import TensorEngine
+import Training
 
 /// `dropbooth sample`: txt2img from a base model, optionally with LoRAs and embeddings, one PNG
 /// per image and a JPEG grid with each image's prompt and seed under it. With --compare-base the
@@ -90,28 +91,22 @@ struct SampleCommand: ParsableCommand {
         if compareBase && !adapted { fail("--compare-base needs a --lora or --embedding to compare with") }
 
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-        var jobs: [(prompt: String, seed: UInt64)] = []
-        for p in prompt { for s in settings.seeds { jobs.append((p, s)) } }
+        let grid = SampleGrid(prompts: prompt, seeds: settings.seeds, width: width, height: height)
+        var request = settings.request
+        request.initialLatentsNCHW = initial
+        request.negativePrompt = negativePrompt
 
-        func draw(_ label: String, prompts: (String) -> String) throws -> [RGBImage] {
-            try jobs.enumerated().map { i, job in
-                var request = settings.request
-                request.prompt = prompts(job.prompt)
-                request.negativePrompt = prompts(negativePrompt)
-                request.seed = job.seed
-                request.initialLatentsNCHW = initial
-                let result = try pipeline.generate(request)
-                let image = RGBImage(width: result.width, height: result.height, pixels: result.pixels)
-                let name = String(format: "%@%03d-seed%llu.png", label.isEmpty ? "" : label + "-", i, job.seed)
+        func draw(_ label: String, prompts: @escaping (String) -> String) throws -> [RGBImage] {
+            try grid.draw(with: pipeline, request: request, prompt: prompts, onImage: { i, image in
+                let name = String(format: "%@%03d-seed%llu.png", label.isEmpty ? "" : label + "-", i, grid.cells[i].seed)
                 try Data(ImageEncoder.png(image)).write(to: URL(fileURLWithPath: out).appendingPathComponent(name))
                 print("wrote \((out as NSString).appendingPathComponent(name))")
-                return image
-            }
+            })
         }
 
-        var columns: [(header: String, images: [RGBImage])] = []
+        var columns: [SampleGrid.Column] = []
         if compareBase || !adapted {
-            columns.append(("base: \(model)", try draw(adapted ? "base" : "", prompts: { $0 })))
+            columns.append(.init(header: "base: \(model)", images: try draw(adapted ? "base" : "", prompts: { $0 })))
         }
         if adapted {
             var tokenizer = pipeline.tokenizer
@@ -121,34 +116,10 @@ struct SampleCommand: ParsableCommand {
             let expand: (String) -> String = { text in embeddings.reduce(text) { $1.expand($0) } }
             let header = (loras.map { "\(($0.name as NSString).lastPathComponent) × \($0.scale)" }
                           + embeddings.map(\.token)).joined(separator: ", ")
-            columns.append(("with \(header)", try draw(compareBase ? "adapted" : "", prompts: expand)))
+            columns.append(.init(header: "with \(header)", images: try draw(compareBase ? "adapted" : "", prompts: expand)))
         }
-        try writeGrid(columns, settings: settings)
-    }
-
-    // MARK: grid
-
-    private func writeGrid(_ columns: [(header: String, images: [RGBImage])], settings: Settings) throws {
-        // Small images are shown enlarged so their captions have room (the grid keeps aspect).
-        let tileWidth = max(width, 160), tileHeight = max(1, tileWidth * height / width)
-        let captions = prompt.flatMap { p in settings.seeds.map { "\(p)\nseed \($0)" } }
-        var tiles: [ImageGrid.Tile?] = []
-        var grid: ImageGrid
-        if columns.count == 1 {
-            // One model: prompts down, seeds across.
-            grid = ImageGrid(tileWidth: tileWidth, tileHeight: tileHeight, columns: settings.seeds.count)
-            tiles = zip(columns[0].images, captions).map { ImageGrid.Tile(image: $0, caption: $1) }
-        } else {
-            // Base and adapter side by side, one row per prompt and seed.
-            grid = ImageGrid(tileWidth: tileWidth, tileHeight: tileHeight, columns: columns.count)
-            grid.columnHeaders = columns.map(\.header)
-            for (i, caption) in captions.enumerated() {
-                for column in columns { tiles.append(ImageGrid.Tile(image: column.images[i], caption: caption)) }
-            }
-        }
-        grid.captionLines = 3
         let sheet: RGBImage
-        do { sheet = try grid.render(tiles) } catch { fail("grid: \(error)") }
+        do { sheet = try grid.render(columns) } catch { fail("grid: \(error)") }
         let path = (out as NSString).appendingPathComponent("grid.jpg")
         try Data(ImageEncoder.jpeg(sheet, quality: 92)).write(to: URL(fileURLWithPath: path))
         print("wrote \(path)")

@@ -26,7 +26,7 @@ import Testing
         #expect(e.imageFolders == [.init(field: "subject.folder", path: job, exists: true, images: 3, captioned: 1)])
         #expect(e.classImages == [.init(field: "subject.class_folder", path: job + "/class", provided: 2, toGenerate: 3, prompt: "a photo of a dog")])
         #expect(e.problems.isEmpty)
-        #expect(e.summary.first == "DreamBooth (full fine-tune, text encoder too) on base model sd15 (/models/sd15)")
+        #expect(e.summary.first == "DreamBooth (a rank-4 LoRA on the attention, text encoder too) on base model sd15 (/models/sd15)")
         #expect(e.text.contains("Class images (subject.class_folder): 2 in \(job)/class, 3 to generate from \"a photo of a dog\""))
     }
 

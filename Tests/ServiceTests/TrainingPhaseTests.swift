@@ -3,7 +3,8 @@ import Logging
 import Testing
 @testable import Service
 
-/// Until training exists, a job that asks for it fails honestly; a dry run ends after preflight.
+/// A dry run ends after preflight; a plan without its recipe is an internal error said plainly
+/// (real training: TrainingJobTests).
 @Suite struct TrainingPhaseTests {
     struct GivePlan: JobPhase {
         let name = "validate"
@@ -23,12 +24,11 @@ import Testing
         return (try runner.run(), outbox)
     }
 
-    @Test func trainingRequestFailsWithAPlainExplanation() throws {
+    @Test func planWithoutRecipeFailsWithAPlainExplanation() throws {
         let (outcome, outbox) = try run(dryRun: false)
         guard case .failed = outcome else { Issue.record("expected a failure, got \(outcome)"); return }
         let text = try String(contentsOfFile: outbox.path + "/alice/r1/error.txt", encoding: .utf8)
-        #expect(text.contains("training is not implemented"))
-        #expect(text.contains("dry_run: true"))
+        #expect(text.contains("the validated recipe was not handed to training"))
     }
 
     @Test func dryRunSucceedsWithoutTraining() throws {

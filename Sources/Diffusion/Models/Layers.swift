@@ -15,6 +15,8 @@ public final class Linear: @unchecked Sendable {
     public let bias: Tensor?
     /// Added as scale · (x · downᵀ) · upᵀ when set.
     public var lora: LoRA?
+    /// Dropout on the adapter's input while training (PEFT's lora_dropout).
+    public var loraDropout: LoRADropout?
 
     public init(name: String, weight: Tensor, bias: Tensor?) {
         self.name = name; self.weight = weight; self.bias = bias
@@ -32,7 +34,39 @@ public final class Linear: @unchecked Sendable {
     public var inFeatures: Int { weight.shape[1] }
     public var outFeatures: Int { weight.shape[0] }
 
-    public func callAsFunction(_ x: Tensor) -> Tensor { linear(x, weight: weight, bias: bias, lora: lora) }
+    public func callAsFunction(_ x: Tensor) -> Tensor {
+        guard let lora, let dropout = loraDropout, dropout.isActive else { return linear(x, weight: weight, bias: bias, lora: lora) }
+        let low = linear(dropout.apply(x, layer: name), weight: lora.down)
+        return linear(x, weight: weight, bias: bias) + linear(low, weight: lora.up) * lora.scale
+    }
+}
+
+/// PEFT's lora_dropout: while training (autograd recording), the adapter sees its input as
+/// x · mask / (1 − p), mask ~ Bernoulli(1 − p); the base path sees x unchanged. The mask is a
+/// function of `key` (set by the trainer per micro-batch) and the layer's name, so the
+/// recomputation of gradient checkpointing draws the same mask as the forward pass, and a
+/// resumed run the same as an uninterrupted one. Sampling (no autograd) uses no dropout.
+public final class LoRADropout: @unchecked Sendable {
+    public let probability: Float
+    public var key: UInt64 = 0
+
+    public init(probability: Float) {
+        precondition((0..<1).contains(probability), "LoRA dropout \(probability): expected 0 ≤ p < 1")
+        self.probability = probability
+    }
+
+    var isActive: Bool { probability > 0 && Autograd.isRecording }
+
+    func apply(_ x: Tensor, layer: String) -> Tensor {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in layer.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        var rng = PhiloxRandom(seed: key ^ hash)
+        let mask = Tensor(uninitializedShape: x.shape)
+        rng.fillUniform(mask.data, count: mask.count, low: 0, high: 1)
+        let keep = 1 - probability, kept = 1 / keep
+        for i in 0..<mask.count { mask.data[i] = mask.data[i] < keep ? kept : 0 }
+        return x * mask
+    }
 }
 
 /// LoRA on a convolution (PEFT's Conv2d LoRA): `down` is a conv with the layer's kernel,
@@ -58,6 +92,8 @@ public final class Conv2d: @unchecked Sendable {
     public let stride: Int
     public let padding: Int
     public var lora: ConvLoRA?
+    /// Dropout on the adapter's input while training (PEFT's lora_dropout).
+    public var loraDropout: LoRADropout?
 
     public init(name: String, weight: Tensor, bias: Tensor?, stride: Int, padding: Int) {
         self.name = name; self.weight = weight; self.bias = bias; self.stride = stride; self.padding = padding
@@ -77,7 +113,8 @@ public final class Conv2d: @unchecked Sendable {
     public func callAsFunction(_ x: Tensor) -> Tensor {
         let y = conv2d(x, weight: weight, bias: bias, stride: stride, padding: padding)
         guard let lora else { return y }
-        let low = conv2d(x, weight: lora.down, stride: stride, padding: padding)
+        let input = loraDropout.map { $0.isActive ? $0.apply(x, layer: name) : x } ?? x
+        let low = conv2d(input, weight: lora.down, stride: stride, padding: padding)
         return y + conv2d(low, weight: lora.up) * lora.scale
     }
 }

@@ -12,6 +12,8 @@ public struct JobPlan: Sendable, Equatable {
     /// folder itself) and any class/ folders the user supplied for prior preservation.
     public var imageFolders: [ImageFolder]
     public var training: TrainingPlan
+    /// The whole validated recipe, for the phases that run it (training, samples, export).
+    public var recipe: Recipe?
 
     public struct ImageFolder: Sendable, Equatable {
         public var subfolder: String?
@@ -23,7 +25,9 @@ public struct JobPlan: Sendable, Equatable {
     }
 
     public init(method: String, dryRun: Bool, resolution: Int = 512, centerCrop: Bool = true,
-                imageFolders: [ImageFolder] = [ImageFolder(subfolder: nil)], training: TrainingPlan = TrainingPlan()) {
+                imageFolders: [ImageFolder] = [ImageFolder(subfolder: nil)], training: TrainingPlan = TrainingPlan(),
+                recipe: Recipe? = nil) {
+        self.recipe = recipe
         self.method = method; self.dryRun = dryRun; self.resolution = resolution
         self.centerCrop = centerCrop; self.imageFolders = imageFolders; self.training = training
     }

@@ -51,6 +51,6 @@ public enum StandardPipeline {
         training.sampleImages = recipe.samples.prompts.count * recipe.samples.seeds.count
         training.sampleSteps = recipe.samples.steps
         return JobPlan(method: recipe.method.rawValue, dryRun: recipe.dryRun, resolution: recipe.train.resolution,
-                       centerCrop: recipe.train.centerCrop, imageFolders: folders, training: training)
+                       centerCrop: recipe.train.centerCrop, imageFolders: folders, training: training, recipe: recipe)
     }
 }

@@ -48,6 +48,7 @@ extension Recipe {
             pair("min_snr_gamma", train.minSNRGamma.map(number) ?? null()),
             pair("gradient_checkpointing", bool(train.gradientCheckpointing)),
         ]
+        if method == .dreambooth { trainPairs.append(pair("full_fine_tune", bool(train.fullFineTune))) }
         top.append(pair("train", .mapping(trainPairs)))
         if let lora {
             top.append(pair("lora", .mapping([
@@ -68,6 +69,7 @@ extension Recipe {
             pair("every", int(samples.every)),
             pair("size", .sequence([int(samples.width), int(samples.height)])),
             pair("compare_base", bool(samples.compareBase)),
+            pair("rng", word(samples.rng.rawValue)),
         ])))
         top.append(pair("outputs", .mapping([pair("formats", .sequence(outputs.formats.map { word($0.rawValue) }))])))
         return .mapping(top)

@@ -112,6 +112,9 @@ public struct Recipe: Sendable, Equatable {
         public var minSNRGamma: Double?
         /// Recompute activations in the backward pass: less memory, about a third more time.
         public var gradientCheckpointing: Bool
+        /// DreamBooth only: train every UNet weight (and the text encoder's with
+        /// `trainTextEncoder`) instead of a LoRA. About 16 bytes of memory per parameter.
+        public var fullFineTune: Bool = false
     }
 
     public enum LoRATarget: String, Sendable, Equatable, CaseIterable {
@@ -156,6 +159,15 @@ public struct Recipe: Sendable, Equatable {
         public var height: Int
         /// Put the base model's images next to the trained ones.
         public var compareBase: Bool
+        /// Where the starting noise comes from: `torch` gives diffusers' images for a seed.
+        public var rng: SampleRNG = .torch
+    }
+
+    public enum SampleRNG: String, Sendable, Equatable, CaseIterable {
+        /// PyTorch's CPU generator: the images diffusers draws for the same seed.
+        case torch
+        /// dropbooth's own generator.
+        case native
     }
 
     public enum OutputFormat: String, Sendable, Equatable, CaseIterable {
@@ -172,7 +184,7 @@ public struct Recipe: Sendable, Equatable {
         public static func allowed(for method: Method) -> [OutputFormat] {
             switch method {
             case .lora: [.diffusers, .kohya]
-            case .dreambooth: [.diffusers, .singleFile]
+            case .dreambooth: [.diffusers, .kohya, .singleFile]
             case .textualInversion: [.diffusers, .a1111]
             }
         }

@@ -40,6 +40,7 @@ extension RecipeDecoder {
         p.every = reader.int(s, "every", in: 0...Int.max, note: "0 draws samples only at the end") ?? p.every
         if let n = s["size"] { (p.width, p.height) = decodeSize(n) ?? (p.width, p.height) }
         p.compareBase = reader.bool(s, "compare_base") ?? p.compareBase
+        p.rng = reader.choice(s, "rng", among: Recipe.SampleRNG.allCases) ?? p.rng
         return p
     }
 

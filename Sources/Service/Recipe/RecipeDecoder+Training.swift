@@ -46,6 +46,14 @@ extension RecipeDecoder {
             t.minSNRGamma = n.isNull ? nil : reader.double(s, "min_snr_gamma", in: 0...100, aboveLower: true, note: "5 is the usual value; null turns it off")
         }
         t.gradientCheckpointing = reader.bool(s, "gradient_checkpointing") ?? t.gradientCheckpointing
+        if let n = s["full_fine_tune"], let value = reader.bool(s, "full_fine_tune") {
+            if method != .dreambooth, value {
+                reader.report(at: n.mark, "train.full_fine_tune", "a full fine-tune is a DreamBooth option",
+                              suggestion: "remove it, or use `method: dreambooth`")
+            } else {
+                t.fullFineTune = value
+            }
+        }
         return t
     }
 

@@ -78,6 +78,17 @@ struct RecipeDecoder {
         if let lora { effectiveTrain.trainTextEncoder = lora.targets.contains(.textEncoder) }
         let samples = decodeSamples(top, method: method, subjects: subjects, resolution: train.resolution)
         let outputs = decodeOutputs(top, method: method)
+        if method == .dreambooth, let node = top["outputs"] {
+            // DreamBooth's outputs follow what it trains: a LoRA (kohya) or a whole model (single_file).
+            if train.fullFineTune, outputs.formats.contains(.kohya) {
+                reader.report(at: node.mark, "outputs.formats", "`kohya` is a LoRA format, but `train.full_fine_tune: true` trains the whole UNet",
+                              suggestion: "use diffusers or single_file, or set `train.full_fine_tune: false`")
+            }
+            if !train.fullFineTune, outputs.formats.contains(.singleFile) {
+                reader.report(at: node.mark, "outputs.formats", "`single_file` is a whole model, but without `train.full_fine_tune: true` DreamBooth trains a LoRA",
+                              suggestion: "use diffusers or kohya, or set `train.full_fine_tune: true`")
+            }
+        }
 
         return Recipe(version: 1, method: method, baseModel: baseModel, dryRun: dryRun, subjects: subjects,
                       captions: captions, priorPreservation: prior, train: effectiveTrain, lora: lora,

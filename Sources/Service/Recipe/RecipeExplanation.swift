@@ -90,7 +90,8 @@ public struct RecipeExplanation: Sendable, Equatable {
         var lines: [String] = []
         let method = switch r.method {
         case .lora: "LoRA, rank \(r.lora?.rank ?? 0) on \(r.lora?.targets.map(\.rawValue).joined(separator: ", ") ?? "")"
-        case .dreambooth: "DreamBooth (full fine-tune\(r.train.trainTextEncoder ? ", text encoder too" : ""))"
+        case .dreambooth where r.train.fullFineTune: "DreamBooth (full fine-tune\(r.train.trainTextEncoder ? ", text encoder too" : ""))"
+        case .dreambooth: "DreamBooth (a rank-4 LoRA on the attention\(r.train.trainTextEncoder ? ", text encoder too" : ""))"
         case .textualInversion: "textual inversion (\(r.subjects.first?.vectors ?? 1) vector\(r.subjects.first?.vectors == 1 ? "" : "s"))"
         }
         let model = modelPath.map { "\(r.baseModel) (\($0))" } ?? r.baseModel

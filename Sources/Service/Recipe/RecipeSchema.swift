@@ -8,10 +8,10 @@ enum RecipeSchema {
     static let priorPreservation = ["enabled", "weight", "class_images"]
     static let train = ["steps", "resolution", "batch_size", "gradient_accumulation", "learning_rate", "lr_schedule",
                         "warmup_steps", "seed", "train_text_encoder", "checkpoint_every", "center_crop", "random_flip",
-                        "max_grad_norm", "noise_offset", "min_snr_gamma", "gradient_checkpointing"]
+                        "max_grad_norm", "noise_offset", "min_snr_gamma", "gradient_checkpointing", "full_fine_tune"]
     static let lora = ["rank", "alpha", "targets", "dropout"]
     static let samples = ["prompts", "negative_prompt", "seeds", "steps", "sampler", "karras", "guidance", "every",
-                          "size", "compare_base"]
+                          "size", "compare_base", "rng"]
     static let outputs = ["formats"]
 
     static let sections: [(name: String, keys: [String])] = [
