@@ -1,13 +1,13 @@
 import Foundation
 
-/// The phases of a job in this version: validate the recipe, preflight the images, then
-/// training (which for now ends a dry run and explains itself otherwise). Training, sampling
-/// and exporting plug in here as further phases.
+/// The phases of a job: validate the recipe, preflight the images, train (with its samples
+/// and exports; a dry run stops before it), then write the report of whatever ran.
 public enum StandardPipeline {
     public static func phases() -> [any JobPhase] {
         var phases: [any JobPhase] = [ValidateRecipePhase(validate: plan(recipePath:config:)), PreflightPhase()]
         if let hold = TestHoldPhase.fromEnvironment() { phases.append(hold) }
         phases.append(TrainingPhase())
+        phases.append(ReportPhase())
         return phases
     }
 
