@@ -69,8 +69,8 @@ struct AttentionTiling {
 }
 
 /// out [B,Lq,H·D] is overwritten; logSumExp [B,H,Lq] is written for the backward pass.
-/// Runs on all engine threads; call it from one thread at a time (while it runs, OpenBLAS is
-/// set to one thread because the tile GEMMs already run in parallel).
+/// Runs on all engine threads: the (batch, head, query tile) tasks run in parallel, each with
+/// single-threaded tile GEMMs.
 public func attentionForward(
     _ s: AttentionShape,
     q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
@@ -99,7 +99,7 @@ func attentionForward(
     let d = s.headDim, hd = s.modelDim, lq = s.queryLength, lk = s.keyLength
     let queryTiles = (lq + t.query - 1) / t.query
     let tasks = s.batch * s.heads * queryTiles
-    withSingleThreadedBLAS(if: tasks > 1) {
+    do {
         parallelFor(tasks) { task in
             let qt = task % queryTiles, bh = task / queryTiles
             let h = bh % s.heads, b = bh / s.heads
@@ -119,7 +119,7 @@ func attentionForward(
             for j0 in stride(from: 0, to: lk, by: keyTile) {
                 let bk = min(keyTile, lk - j0)
                 // Scores in base-2 units (× log2 e), so the softmax can use 2^x.
-                gemm(transposeB: true, m: bq, n: bk, k: d, alpha: s.scale * log2e,
+                serialGEMM(transposeB: true, m: bq, n: bk, k: d, alpha: s.scale * log2e,
                      a: qTile, lda: hd, b: kHead + j0 * hd, ldb: hd, c: scores, ldc: bk)
                 for r in 0..<bq {
                     let row = scores + r * bk
@@ -134,7 +134,7 @@ func attentionForward(
                     rowMax[r] = newMax
                     rowSum[r] += exponentiateRow(row, count: bk, minus: newMax)
                 }
-                gemm(m: bq, n: d, k: bk, a: scores, lda: bk, b: vHead + j0 * hd, ldb: hd,
+                serialGEMM(m: bq, n: d, k: bk, a: scores, lda: bk, b: vHead + j0 * hd, ldb: hd,
                      beta: j0 == 0 ? 0 : 1, c: acc, ldc: d)
             }
 
@@ -172,7 +172,7 @@ func attentionBackward(
     defer { partials.deallocate() }
     partials.initialize(repeating: 0, count: partialCount)
 
-    withSingleThreadedBLAS(if: heads * groups > 1) {
+    do {
         parallelFor(heads * groups) { task in
             let g = task % groups, bh = task / groups
             let h = bh % s.heads, b = bh / s.heads
@@ -201,22 +201,22 @@ func attentionBackward(
                     let bk = min(keyTile, endKey - j0)
                     let kTile = kHead + j0 * hd, vTile = vHead + j0 * hd
                     // P = exp(scale·Q·Kᵀ - logSumExp) = 2^(scale·log2e·Q·Kᵀ - log2e·logSumExp)
-                    gemm(transposeB: true, m: bq, n: bk, k: d, alpha: s.scale * log2e,
+                    serialGEMM(transposeB: true, m: bq, n: bk, k: d, alpha: s.scale * log2e,
                          a: qTile, lda: hd, b: kTile, ldb: hd, c: p, ldc: bk)
                     for r in 0..<bq { _ = exponentiateRow(p + r * bk, count: bk, minus: lse[i0 + r] * log2e) }
                     // dV += Pᵀ·dO
-                    gemm(transposeA: true, m: bk, n: d, k: bq, a: p, lda: bk, b: dOTile, ldb: hd,
+                    serialGEMM(transposeA: true, m: bk, n: d, k: bq, a: p, lda: bk, b: dOTile, ldb: hd,
                          beta: 1, c: dVHead + j0 * hd, ldc: hd)
                     // dP = dO·Vᵀ, then dS = P∘(dP - Δ)·scale (the scale of S's gradient folded in)
-                    gemm(transposeB: true, m: bq, n: bk, k: d, a: dOTile, lda: hd, b: vTile, ldb: hd,
+                    serialGEMM(transposeB: true, m: bq, n: bk, k: d, a: dOTile, lda: hd, b: vTile, ldb: hd,
                          c: dS, ldc: bk)
                     for r in 0..<bq {
                         softmaxGradientRow(p: p + r * bk, dP: dS + r * bk, count: bk, delta: delta[r], scale: s.scale)
                     }
                     // dQ += dS·K,  dK += dSᵀ·Q
-                    gemm(m: bq, n: d, k: bk, a: dS, lda: bk, b: kTile, ldb: hd,
+                    serialGEMM(m: bq, n: d, k: bk, a: dS, lda: bk, b: kTile, ldb: hd,
                          beta: 1, c: dQHead + i0 * dQStride, ldc: dQStride)
-                    gemm(transposeA: true, m: bk, n: d, k: bq, a: dS, lda: bk, b: qTile, ldb: hd,
+                    serialGEMM(transposeA: true, m: bk, n: d, k: bq, a: dS, lda: bk, b: qTile, ldb: hd,
                          beta: 1, c: dKHead + j0 * hd, ldc: hd)
                 }
             }
@@ -236,16 +236,6 @@ func attentionBackward(
             }
         }
     }
-}
-
-/// The tile GEMMs run inside our own parallel loop; OpenBLAS's threads on top of that would
-/// oversubscribe the cores and fight over its single thread pool. Restores the count after.
-func withSingleThreadedBLAS(if condition: Bool, _ body: () -> Void) {
-    let before = openblas_get_num_threads()
-    guard condition, EngineThreads.count > 1, before > 1 else { body(); return }
-    openblas_set_num_threads(1)
-    defer { openblas_set_num_threads(before) }
-    body()
 }
 
 // MARK: - Row kernels on 8-wide vectors

@@ -6,26 +6,19 @@
 typealias Vec8 = SIMD8<Float>
 
 /// Loads 8 floats from p[i...], or the `n − i` that remain (zero-padded) at the end.
+/// The tail is a memcpy into a zeroed vector, inline: an out-of-line tail (a call returning
+/// the vector) made LLVM split every loop around it into 4-lane halves, even with AVX2.
 @inline(__always) func loadVec(_ p: UnsafePointer<Float>, _ i: Int, _ n: Int) -> Vec8 {
     if i + 8 <= n { return UnsafeRawPointer(p + i).loadUnaligned(as: Vec8.self) }
-    return loadTail(p + i, n - i)
+    var v = Vec8()
+    withUnsafeMutableBytes(of: &v) { $0.baseAddress!.copyMemory(from: p + i, byteCount: (n - i) * 4) }
+    return v
 }
 
 /// Stores 8 lanes to p[i...], or only the `n − i` that fit.
 @inline(__always) func storeVec(_ v: Vec8, _ p: UnsafeMutablePointer<Float>, _ i: Int, _ n: Int) {
     if i + 8 <= n { UnsafeMutableRawPointer(p + i).storeBytes(of: v, as: Vec8.self); return }
-    storeTail(v, p + i, n - i)
-}
-
-// The tails stay out of line so the loops around loadVec/storeVec keep their registers.
-@inline(never) func loadTail(_ p: UnsafePointer<Float>, _ count: Int) -> Vec8 {
-    var v = Vec8()
-    for k in 0..<count { v[k] = p[k] }
-    return v
-}
-
-@inline(never) func storeTail(_ v: Vec8, _ p: UnsafeMutablePointer<Float>, _ count: Int) {
-    for k in 0..<count { p[k] = v[k] }
+    withUnsafeBytes(of: v) { UnsafeMutableRawPointer(p + i).copyMemory(from: $0.baseAddress!, byteCount: (n - i) * 4) }
 }
 
 /// max(y, 0) from the sign bit, without a compare: (y + |y|) / 2.
