@@ -24,7 +24,7 @@ import PackageDescription
 // A binary built so refuses to start, with a message, on an older CPU (Sources/CCPUFeatures).
 let portableEngine = ProcessInfo.processInfo.environment["DROPBOOTH_PORTABLE"] == "1"
 #if arch(x86_64)
-let engineTargetCPU: [String] = portableEngine ? [] : ["-target-cpu", "haswell"]
+let engineTargetCPU: [String] = portableEngine ? [] : ["-target-cpu", "haswell", "-D", "ENGINE_FMA"]
 let engineCPUCheck: [CSetting] = portableEngine ? [] : [.define("DROPBOOTH_ENGINE_NEEDS_AVX2")]
 #else
 let engineTargetCPU: [String] = []

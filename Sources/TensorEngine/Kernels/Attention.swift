@@ -352,11 +352,11 @@ func vectorExp2(_ x: SIMD8<Float>) -> SIMD8<Float> {
     let t = x + shifter
     let r = x - (t - shifter)
     var p = SIMD8<Float>(repeating: 1.3218672248e-3)
-    p = p * r + 9.6716983244e-3
-    p = p * r + 5.5508930236e-2
-    p = p * r + 2.4022237957e-1
-    p = p * r + 6.9314688444e-1
-    p = p * r + 1  // exactly 1, so that 2^n comes out exact
+    p = mulAdd(p, r, 9.6716983244e-3)
+    p = mulAdd(p, r, 5.5508930236e-2)
+    p = mulAdd(p, r, 2.4022237957e-1)
+    p = mulAdd(p, r, 6.9314688444e-1)
+    p = mulAdd(p, r, 1)  // exactly 1, so that 2^n comes out exact
     let exponent = (unsafeBitCast(t, to: SIMD8<Int32>.self) &- (0x4B40_0000 - 127)) &<< 23
     return p * unsafeBitCast(exponent, to: SIMD8<Float>.self)
 }
