@@ -16,12 +16,14 @@
 import Foundation
 import PackageDescription
 
-// TensorEngine is compiled for x86-64-v3 (AVX2, FMA, F16C: every x86 server CPU since about
-// 2015) unless DROPBOOTH_PORTABLE=1. Measured (`dropbooth bench engine --threads 1
-// --cpu-time`, 2-core EPYC, 2026-11-22): SiLU over 2x64x64x320 3.9 ms with it vs 7.5 ms
-// without, GELU 2x64x64x1280 40 vs 88 ms, GEGLU 50 vs 92 ms, softmax 15 vs 24 ms (PyTorch:
-// 2.8, 10, 57, 8 ms). GEMMs are OpenBLAS's and pick their kernels at run time either way.
-// A binary built so refuses to start, with a message, on an older CPU (Sources/CCPUFeatures).
+// TensorEngine is compiled for x86-64-v3 (AVX2, FMA, F16C: x86 server CPUs since about 2015)
+// unless DROPBOOTH_PORTABLE=1. Measured with `dropbooth bench engine --filter 2x --threads 1
+// --cpu-time` (2-core EPYC, load ~9, the two builds back to back, 2026-11-22), ms portable →
+// x86-64-v3: SiLU 2x64²x320 6.6 → 5.5, GELU 2x64²x1280 75 → 50, GEGLU 80 → 44, group norm +
+// SiLU 13.6 → 6.5, softmax 2x8x4096x77 30 → 16, GEGLU backward 127 → 80 (PyTorch, same run:
+// 4.8, 15, 85, 7.6, 11, 255). GEMMs are OpenBLAS's, which picks its kernels at run time either
+// way. A binary built so refuses to start, with a message, on an older CPU (Sources/CCPUFeatures)
+// instead of dying of SIGILL.
 let portableEngine = ProcessInfo.processInfo.environment["DROPBOOTH_PORTABLE"] == "1"
 #if arch(x86_64)
 let engineTargetCPU: [String] = portableEngine ? [] : ["-target-cpu", "haswell", "-D", "ENGINE_FMA"]
