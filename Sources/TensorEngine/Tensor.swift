@@ -127,8 +127,15 @@ public final class Tensor: @unchecked Sendable, CustomStringConvertible {
         self.init(uninitializedShape: shape)
         let dst = data
         parallelChunks(count, minimumPerThread: 1 << 16) { range in
-            for i in range {
+            var i = range.lowerBound
+            while i + 8 <= range.upperBound {
+                let h = SIMD8<UInt32>(truncatingIfNeeded: source.loadUnaligned(fromByteOffset: 2 * i, as: SIMD8<UInt16>.self))
+                UnsafeMutableRawPointer(dst + i).storeBytes(of: widenFloat16(h), as: SIMD8<Float>.self)
+                i += 8
+            }
+            while i < range.upperBound {
                 dst[i] = Float(Float16(bitPattern: source.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))
+                i += 1
             }
         }
     }
@@ -181,4 +188,20 @@ func copyFloats(from src: UnsafePointer<Float>, to dst: UnsafeMutablePointer<Flo
     parallelChunks(count, minimumPerThread: 1 << 18) { r in
         (dst + r.lowerBound).update(from: src + r.lowerBound, count: r.count)
     }
+}
+
+/// float16 bit patterns (in the low 16 bits of each lane) → float32, exactly as
+/// Float(Float16(bitPattern:)) converts, in vector registers: without F16C Swift converts one
+/// value at a time through a library call. Exponent and mantissa shifted into float32's
+/// fields read as 2^(e−127)·1.m; multiplying by 2^112 rebiases to 2^(e−15)·1.m, and turns a
+/// half subnormal (e = 0, then a float32 subnormal) into the right normal float exactly.
+/// Infinities and NaNs (e = 31) get float32's all-ones exponent, mantissa kept.
+@inline(__always)
+func widenFloat16(_ h: SIMD8<UInt32>) -> SIMD8<Float> {
+    let magnitude = h & 0x7FFF
+    let scaled = unsafeBitCast(magnitude &<< 13, to: SIMD8<Float>.self) * Float(bitPattern: 0x7780_0000)  // · 2^112
+    // magnitude ≥ 0x7C00 (exponent 31) exactly when adding 0x400 carries into bit 15.
+    let special = (SIMD8<UInt32>(repeating: 0) &- ((magnitude &+ 0x400) &>> 15)) & 0x7F80_0000
+    let sign = (h & 0x8000) &<< 16
+    return unsafeBitCast(unsafeBitCast(scaled, to: SIMD8<UInt32>.self) | special | sign, to: SIMD8<Float>.self)
 }

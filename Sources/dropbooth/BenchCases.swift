@@ -8,10 +8,14 @@ enum BenchCase: Codable, Sendable {
     case gemm(name: String, size: Int)
     case conv(name: String, channelsIn: Int, channelsOut: Int, size: Int, kernel: Int, stride: Int, padding: Int)
     case attention(name: String, heads: Int, queryLength: Int, keyLength: Int, headDim: Int)
+    /// A memory-bound op on `shape` (channels last on our side; torch gets the NCHW layout
+    /// diffusers uses when the op cares). `op` is one of `PointwiseOp`'s raw values.
+    case pointwise(name: String, op: String, shape: [Int])
 
     var name: String {
         switch self {
-        case .gemm(let name, _), .conv(let name, _, _, _, _, _, _), .attention(let name, _, _, _, _): return name
+        case .gemm(let name, _), .conv(let name, _, _, _, _, _, _), .attention(let name, _, _, _, _),
+             .pointwise(let name, _, _): return name
         }
     }
 
@@ -32,6 +36,15 @@ enum BenchCase: Codable, Sendable {
         .attention(name: "cross-attn 4096→77 d40", heads: 8, queryLength: 4096, keyLength: 77, headDim: 40),
         .attention(name: "cross-attn 1024→77 d80", heads: 8, queryLength: 1024, keyLength: 77, headDim: 80),
         .attention(name: "cross-attn 256→77 d160", heads: 8, queryLength: 256, keyLength: 77, headDim: 160),
+        // The pointwise ops at the UNet's first level for a CFG batch of 2 (64x64x320 maps).
+        .pointwise(name: "silu 2x64²x320", op: "silu", shape: [2, 4096, 320]),
+        .pointwise(name: "gelu 2x64²x1280", op: "gelu", shape: [2, 4096, 1280]),
+        .pointwise(name: "geglu 2x64²x2560", op: "geglu", shape: [2, 4096, 2560]),
+        .pointwise(name: "groupnorm 2x64²x320", op: "groupnorm", shape: [2, 4096, 320]),
+        .pointwise(name: "groupnorm+silu 2x64²x320", op: "groupnorm+silu", shape: [2, 4096, 320]),
+        .pointwise(name: "layernorm 2x64²x320", op: "layernorm", shape: [2, 4096, 320]),
+        .pointwise(name: "softmax 2x8x4096x77", op: "softmax", shape: [2, 8, 4096, 77]),
+        .pointwise(name: "add bias 2x64²x320", op: "add", shape: [2, 4096, 320]),
     ]
 }
 
@@ -59,6 +72,17 @@ struct EngineBenchmark {
     var convMethod: Conv2DMethod? = nil
     /// Only this pass (nil: all of them).
     var onlyPass: String? = nil
+    /// Time the calling thread's CPU time instead of wall time (single-threaded runs on a
+    /// loaded machine: waiting for a core is then not counted).
+    var cpuTime = false
+
+    /// Nanoseconds on the clock the benchmark uses.
+    func now() -> UInt64 {
+        guard cpuTime else { return DispatchTime.now().uptimeNanoseconds }
+        var t = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t)
+        return UInt64(t.tv_sec) * 1_000_000_000 + UInt64(t.tv_nsec)
+    }
 
     func wants(_ pass: String) -> Bool { onlyPass == nil || onlyPass == pass }
 
@@ -72,6 +96,9 @@ struct EngineBenchmark {
             case .attention(let name, let heads, let lq, let lk, let d):
                 runAttention(name: name, AttentionShape(batch: 1, heads: heads, queryLength: lq, keyLength: lk, headDim: d),
                              report: report)
+            case .pointwise(let name, let op, let shape):
+                guard let op = PointwiseOp(rawValue: op) else { continue }
+                runPointwise(name: name, op, shape: shape, report: report)
             }
         }
     }
@@ -80,9 +107,9 @@ struct EngineBenchmark {
         body()
         var best = Double.infinity
         for _ in 0..<max(1, repeats) {
-            let start = DispatchTime.now().uptimeNanoseconds
+            let start = now()
             body()
-            best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+            best = min(best, Double(now() - start) / 1e9)
         }
         return best
     }
@@ -149,6 +176,57 @@ struct EngineBenchmark {
     }
 }
 
+/// The memory-bound ops `bench engine` measures, through the engine's public ops (so the
+/// autodiff bookkeeping is part of the figure, as it is in training).
+enum PointwiseOp: String {
+    case silu, gelu, geglu, groupnorm, groupnormSiLU = "groupnorm+silu", layernorm, softmax, add
+
+    func apply(_ x: Tensor, weight: Tensor, bias: Tensor) -> Tensor {
+        switch self {
+        case .silu: return TensorEngine.silu(x)
+        case .gelu: return TensorEngine.gelu(x)
+        case .geglu: return TensorEngine.geglu(x)
+        case .groupnorm: return groupNorm(x, groups: 32, weight: weight, bias: bias)
+        case .groupnormSiLU: return groupNorm(x, groups: 32, weight: weight, bias: bias, silu: true)
+        case .layernorm: return layerNorm(x, weight: weight, bias: bias)
+        case .softmax: return TensorEngine.softmax(x)
+        case .add: return x + bias
+        }
+    }
+}
+
+extension EngineBenchmark {
+    /// Forward under noGrad; backward from a fresh forward each time, only the backward timed
+    /// (as the PyTorch side does). "GFLOP" is the gigabytes read and written here: the rate
+    /// column reads GB/s.
+    func runPointwise(name: String, _ op: PointwiseOp, shape: [Int], report: (BenchResult) -> Void) {
+        let count = shape.reduce(1, *), channels = shape.last ?? 1
+        let x = Tensor(BenchBuffer(count, seed: 1).values, shape: shape)
+        let weight = Tensor(BenchBuffer(channels, seed: 2).values, shape: [channels])
+        let bias = Tensor(BenchBuffer(channels, seed: 3).values, shape: [channels])
+        let outCount = op == .geglu ? count / 2 : count
+        let gradOut = Tensor(BenchBuffer(outCount, seed: 4).values, shape: Array(shape.dropLast()) + [outCount / (count / channels)])
+        let gigabytes = Double(4 * (count + outCount)) / 1e9
+        if wants(BenchPass.forward) {
+            let seconds = time { _ = noGrad { op.apply(x, weight: weight, bias: bias) } }
+            report(BenchResult(name: name, pass: BenchPass.forward, gflop: gigabytes, seconds: seconds))
+        }
+        if wants(BenchPass.backward) {
+            x.requiresGrad = true
+            defer { x.requiresGrad = false }
+            var best = Double.infinity
+            for _ in 0...max(1, repeats) {
+                x.grad = nil
+                let y = op.apply(x, weight: weight, bias: bias)
+                let start = now()
+                y.backward(gradient: gradOut)
+                best = min(best, Double(now() - start) / 1e9)
+            }
+            report(BenchResult(name: name, pass: BenchPass.backward, gflop: 2 * gigabytes, seconds: best))
+        }
+    }
+}
+
 /// A heap buffer of uniform values in [-scale, scale) from a fixed-seed generator (values do
 /// not matter for speed, but the same run should do the same work).
 final class BenchBuffer {
@@ -165,6 +243,8 @@ final class BenchBuffer {
             pointer[i] = seed == 0 ? 0 : (2 * unit - 1) * scale
         }
     }
+
+    var values: [Float] { Array(UnsafeBufferPointer(start: pointer, count: count)) }
 
     deinit { pointer.deallocate() }
 }

@@ -44,6 +44,9 @@ struct BenchEngineCommand: ParsableCommand {
     @Flag(help: "Do not run the PyTorch side.")
     var noTorch = false
 
+    @Flag(help: "Measure thread CPU time, not wall time (with --threads 1: steadier on a busy machine).")
+    var cpuTime = false
+
     @Option(help: "The PyTorch side. Default: scripts/bench/torch_engine.py in the current directory or the source tree.")
     var torchScript: String?
 
@@ -65,9 +68,12 @@ struct BenchEngineCommand: ParsableCommand {
         #endif
         print("dropbooth bench engine: \(threads) threads, best of \(repeats) runs × \(rounds) rounds after a warm-up, float32, batch 1")
 
-        let torch = noTorch ? nil : TorchWorker.start(script: torchScript, threads: threads, repeats: repeats)
+        let torch = noTorch ? nil : TorchWorker.start(script: torchScript, threads: threads, repeats: repeats,
+                                                      cpuTime: cpuTime && threads == 1)
         var ours = BestResults(), theirs = BestResults()
-        let bench = EngineBenchmark(repeats: repeats, convMethod: convMethod.method, onlyPass: pass)
+        var bench = EngineBenchmark(repeats: repeats, convMethod: convMethod.method, onlyPass: pass)
+        bench.cpuTime = cpuTime && threads == 1
+        if cpuTime && threads != 1 { print("--cpu-time needs --threads 1; measuring wall time") }
         for round in 1...max(1, rounds) {
             for c in cases {
                 bench.run([c]) { ours.add($0) }
@@ -161,7 +167,7 @@ final class TorchWorker {
     }
 
     /// nil (with the reason printed) when python3 has no torch or the script is missing.
-    static func start(script: String?, threads: Int, repeats: Int) -> TorchWorker? {
+    static func start(script: String?, threads: Int, repeats: Int, cpuTime: Bool = false) -> TorchWorker? {
         let check = Process()
         check.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         check.arguments = ["python3", "-c", "import torch"]
@@ -177,7 +183,7 @@ final class TorchWorker {
             return nil
         }
         do {
-            let worker = try TorchWorker(script: path, threads: threads, repeats: repeats)
+            let worker = try TorchWorker(script: path, threads: threads, repeats: repeats, cpuTime: cpuTime)
             print("PyTorch \(worker.version) runs each case after the engine (\(path))")
             return worker
         } catch {
@@ -196,10 +202,11 @@ final class TorchWorker {
         return candidates.first { FileManager.default.fileExists(atPath: $0) }
     }
 
-    private init(script: String, threads: Int, repeats: Int) throws {
+    private init(script: String, threads: Int, repeats: Int, cpuTime: Bool) throws {
         process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", script, "--serve", "--quiet", "--threads", String(threads), "--repeats", String(repeats)]
+            + (cpuTime ? ["--cpu-time"] : [])
         let toChild = Pipe(), fromChild = Pipe()
         process.standardInput = toChild
         process.standardOutput = fromChild

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Diffusion
 import Foundation
 import TensorEngine
 
@@ -18,6 +19,9 @@ struct ModelBenchOptions: ParsableArguments {
 
     @Flag(help: "Do not run the PyTorch side.")
     var noTorch = false
+
+    @Flag(help: "Keep the frozen Linear/Conv2d weights in float16 (as DROPBOOTH_HALF_WEIGHTS=1 does), widened per layer when used.")
+    var halfWeights = false
 
     @Option(help: "The PyTorch side. Default: scripts/bench/torch_models.py in the current directory or the source tree.")
     var torchScript: String?
@@ -54,6 +58,11 @@ private func runModelBench(_ o: ModelBenchOptions, cases all: [ModelBenchCase], 
     let threads = max(1, o.threads ?? EngineThreads.count)
     EngineThreads.count = threads
     setBLASThreads(threads)
+    if o.halfWeights {
+        // The workers are child processes: they inherit the environment.
+        setenv("DROPBOOTH_HALF_WEIGHTS", "1", 1)
+        LayerWeightStorage.halfPrecision = true
+    }
     if let name = o.worker {
         guard let c = ModelBenchCase.all.first(where: { $0.name == name }) else {
             throw ValidationError("--worker \(name): no such case (cases: \(ModelBenchCase.all.map(\.name).joined(separator: ", ")))")
@@ -72,6 +81,7 @@ private func runModelBench(_ o: ModelBenchOptions, cases all: [ModelBenchCase], 
     if !o.noTorch && script == nil { print("PyTorch side skipped: scripts/bench/torch_models.py not found (give --torch-script).") }
     print("dropbooth bench \(command): SD 1.5 shapes, random weights, float32, \(threads) threads, "
           + "first run + best of \(o.repeats) × \(o.rounds) round(s), each case in a fresh process per side")
+    print("frozen layer weights: \(LayerWeightStorage.halfPrecision ? "float16, widened per layer" : "float32")")
     print("load average at start: \(loadAverage())")
     fflush(nil)
 

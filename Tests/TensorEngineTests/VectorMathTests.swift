@@ -30,3 +30,28 @@ import Testing
         #expect(worstError(vtanh, Foundation.tanh, from: -10, to: 10, relative: false) < 3e-7)
     }
 }
+
+/// The vector float16 → float32 widening against Swift's own conversion, for every bit pattern.
+@Suite struct Float16WideningTests {
+    @Test func everyBitPatternWidensExactly() {
+        var mismatches = 0
+        for start in stride(from: 0, to: 65536, by: 8) {
+            let h = SIMD8<UInt32>((0..<8).map { UInt32(start + $0) })
+            let wide = widenFloat16(h)
+            for k in 0..<8 {
+                let expected = Float(Float16(bitPattern: UInt16(start + k)))
+                let same = expected.isNaN ? wide[k].isNaN : wide[k].bitPattern == expected.bitPattern
+                if !same { mismatches += 1 }
+            }
+        }
+        #expect(mismatches == 0)
+    }
+
+    @Test func tensorFromFloat16BitsMatchesScalarConversion() {
+        // 8-lane body and a scalar tail (19 values).
+        let halves: [Float16] = (0..<19).map { Float16(Float($0) * 0.37 - 3) }
+        let bits = halves.map(\.bitPattern)
+        let t = bits.withUnsafeBytes { Tensor(float16Bits: $0.baseAddress!, shape: [19]) }
+        #expect(t.scalars == halves.map { Float($0) })
+    }
+}

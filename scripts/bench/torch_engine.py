@@ -24,12 +24,15 @@ import torch
 import torch.nn.functional as F
 
 
+CLOCK = time.perf_counter
+
+
 def best_time(fn, repeats, setup=None):
     def once():
         state = setup() if setup else None
-        start = time.perf_counter()
+        start = CLOCK()
         fn(state)
-        return time.perf_counter() - start
+        return CLOCK() - start
     once()
     return min(once() for _ in range(max(1, repeats)))
 
@@ -87,16 +90,60 @@ def run_attention(c, repeats, report):
     report(c["name"], "bwd", 2.5 * gflop, best_time(lambda o: o.backward(go), repeats, graph))
 
 
+def run_pointwise(c, repeats, report):
+    """The memory-bound ops; "gflop" carries gigabytes moved (the rate column reads GB/s)."""
+    op, shape = c["op"], c["shape"]
+    x = torch.rand(*shape) * 2 - 1
+    channels = shape[-1]
+    w, b = torch.rand(channels) * 2 - 1, torch.rand(channels) * 2 - 1
+    nchw = op.startswith("groupnorm")
+    if nchw:  # diffusers' layout: [N, C, H, W]
+        x = x.transpose(1, 2).contiguous().view(shape[0], channels, 64, -1)
+
+    def apply(t):
+        if op == "silu":
+            return F.silu(t)
+        if op == "gelu":
+            return F.gelu(t)
+        if op == "geglu":
+            a, gate = t.chunk(2, dim=-1)
+            return a * F.gelu(gate)
+        if op == "groupnorm":
+            return F.group_norm(t, 32, w, b)
+        if op == "groupnorm+silu":
+            return F.silu(F.group_norm(t, 32, w, b))
+        if op == "layernorm":
+            return F.layer_norm(t, (channels,), w, b)
+        if op == "softmax":
+            return torch.softmax(t, dim=-1)
+        if op == "add":
+            return t + b
+        raise ValueError(op)
+
+    count = x.numel()
+    out_count = count // 2 if op == "geglu" else count
+    gb = 4 * (count + out_count) / 1e9
+    with torch.no_grad():
+        report(c["name"], "fwd", gb, best_time(lambda _: apply(x), repeats))
+    gy = torch.rand(apply(x).shape) * 2 - 1
+    report(c["name"], "bwd", 2 * gb,
+           best_time(lambda y: y.backward(gy), repeats, lambda: apply(x.clone().requires_grad_())))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--serve", action="store_true", help="answer one case per stdin line")
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    parser.add_argument("--cpu-time", action="store_true", help="time thread CPU time (with --threads 1)")
     args = parser.parse_args()
+    if args.cpu_time:
+        global CLOCK
+        CLOCK = time.thread_time
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    runners = {"gemm": run_gemm, "conv": run_conv, "attention": run_attention}
+    runners = {"gemm": run_gemm, "conv": run_conv, "attention": run_attention, "pointwise": run_pointwise}
 
     def run(case):
         results = []

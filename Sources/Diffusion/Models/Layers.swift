@@ -6,12 +6,60 @@
 // transformer_blocks.0.attn1.to_q", "encoder.layers.3.mlp.fc1") so adapters find their
 // targets by the names adapter files use.
 
+import Foundation
 import TensorEngine
+
+/// How models loaded from now on keep the weights of their Linear and Conv2d layers.
+///
+/// Half precision stores each weight as float16 (2 bytes instead of 4: the SD 1.5 UNet takes
+/// 1.6 GiB instead of 3.3) and widens it to float32 per layer when the layer runs, forward and
+/// backward, so a training graph holds no float32 copies of frozen weights. Float32 weights in
+/// a checkpoint are rounded to float16 on load (float16 checkpoints lose nothing). Such weights
+/// are frozen: they are left out of the models' `parameters`, so full fine-tuning (DreamBooth)
+/// must load with this off; LoRA and textual inversion train other tensors and can use it.
+/// Off unless DROPBOOTH_HALF_WEIGHTS=1 is set in the environment or a caller sets it.
+public enum LayerWeightStorage {
+    nonisolated(unsafe) public static var halfPrecision: Bool =
+        ProcessInfo.processInfo.environment["DROPBOOTH_HALF_WEIGHTS"] == "1"
+}
+
+/// A layer's weight as stored: float32, or float16 values widened when used.
+enum StoredWeight {
+    case float32(Tensor)
+    case half(HalfTensor)
+
+    /// Reads through `read` and keeps the result in the storage `LayerWeightStorage` asks for
+    /// (dropping it from the reader's `parameters` when half).
+    init(_ w: WeightReader, _ name: String, _ read: () throws -> Tensor) rethrows {
+        let t = try read()
+        if LayerWeightStorage.halfPrecision {
+            w.forgetParameter(name)
+            self = .half(HalfTensor(t, format: .float16))
+        } else {
+            self = .float32(t)
+        }
+    }
+
+    var shape: [Int] {
+        switch self {
+        case .float32(let t): return t.shape
+        case .half(let h): return h.shape
+        }
+    }
+
+    /// The float32 tensor, or a widened copy of the half values.
+    var float32: Tensor {
+        switch self {
+        case .float32(let t): return t
+        case .half(let h): return h.widened()
+        }
+    }
+}
 
 /// A linear layer: weight [out, in] (PyTorch layout), optional bias, optional LoRA.
 public final class Linear: @unchecked Sendable {
     public let name: String
-    public let weight: Tensor
+    let storedWeight: StoredWeight
     public let bias: Tensor?
     /// Added as scale · (x · downᵀ) · upᵀ when set.
     public var lora: LoRA?
@@ -19,25 +67,53 @@ public final class Linear: @unchecked Sendable {
     public var loraDropout: LoRADropout?
 
     public init(name: String, weight: Tensor, bias: Tensor?) {
-        self.name = name; self.weight = weight; self.bias = bias
+        self.name = name; self.storedWeight = .float32(weight); self.bias = bias
+    }
+
+    /// A layer whose frozen weight [out, in] is kept in half precision.
+    public init(name: String, halfWeight: HalfTensor, bias: Tensor?) {
+        self.name = name; self.storedWeight = .half(halfWeight); self.bias = bias
     }
 
     /// Reads `<name>.weight` [out, in] and, when `bias`, `<name>.bias` [out].
     /// `acceptConv1x1`: the checkpoint may store it as a 1x1 conv (Transformer2D proj_in/out).
     convenience init(_ w: WeightReader, _ name: String, in inF: Int, out: Int, bias: Bool = true, acceptConv1x1: Bool = false) throws {
-        self.init(name: w.layerName(name),
-                  weight: try w.linearWeight(name + ".weight", out: out, in: inF, acceptConv1x1: acceptConv1x1),
-                  bias: bias ? try w.tensor(name + ".bias", shape: [out]) : nil)
+        let weight = try StoredWeight(w, name + ".weight") {
+            try w.linearWeight(name + ".weight", out: out, in: inF, acceptConv1x1: acceptConv1x1)
+        }
+        let bias = bias ? try w.tensor(name + ".bias", shape: [out]) : nil
+        switch weight {
+        case .float32(let t): self.init(name: w.layerName(name), weight: t, bias: bias)
+        case .half(let h): self.init(name: w.layerName(name), halfWeight: h, bias: bias)
+        }
         w.register(self)
     }
 
-    public var inFeatures: Int { weight.shape[1] }
-    public var outFeatures: Int { weight.shape[0] }
+    /// The weight [out, in] in float32 (a widened copy when it is stored in half precision).
+    public var weight: Tensor { storedWeight.float32 }
+    /// The half-precision weight, when the layer keeps it so.
+    public var halfWeight: HalfTensor? {
+        if case .half(let h) = storedWeight { return h }
+        return nil
+    }
+    public var inFeatures: Int { storedWeight.shape[1] }
+    public var outFeatures: Int { storedWeight.shape[0] }
 
     public func callAsFunction(_ x: Tensor) -> Tensor {
-        guard let lora, let dropout = loraDropout, dropout.isActive else { return linear(x, weight: weight, bias: bias, lora: lora) }
-        let low = linear(dropout.apply(x, layer: name), weight: lora.down)
-        return linear(x, weight: weight, bias: bias) + linear(low, weight: lora.up) * lora.scale
+        // With active dropout the adapter sees a masked input: base and adapter paths apart.
+        if let lora, let dropout = loraDropout, dropout.isActive {
+            let low = linear(dropout.apply(x, layer: name), weight: lora.down)
+            return base(x, lora: nil) + linear(low, weight: lora.up) * lora.scale
+        }
+        return base(x, lora: lora)
+    }
+
+    /// The layer on the stored weight, float32 or widened half precision.
+    private func base(_ x: Tensor, lora: LoRA?) -> Tensor {
+        switch storedWeight {
+        case .float32(let weight): return linear(x, weight: weight, bias: bias, lora: lora)
+        case .half(let weight): return linear(x, halfWeight: weight, bias: bias, lora: lora)
+        }
     }
 }
 
@@ -87,7 +163,7 @@ public struct ConvLoRA {
 /// WeightReader), bias [out], optional LoRA.
 public final class Conv2d: @unchecked Sendable {
     public let name: String
-    public let weight: Tensor
+    let storedWeight: StoredWeight
     public let bias: Tensor?
     public let stride: Int
     public let padding: Int
@@ -96,22 +172,41 @@ public final class Conv2d: @unchecked Sendable {
     public var loraDropout: LoRADropout?
 
     public init(name: String, weight: Tensor, bias: Tensor?, stride: Int, padding: Int) {
-        self.name = name; self.weight = weight; self.bias = bias; self.stride = stride; self.padding = padding
+        self.name = name; self.storedWeight = .float32(weight); self.bias = bias; self.stride = stride; self.padding = padding
+    }
+
+    /// A convolution whose frozen weight [out, KH, KW, in] is kept in half precision.
+    public init(name: String, halfWeight: HalfTensor, bias: Tensor?, stride: Int, padding: Int) {
+        self.name = name; self.storedWeight = .half(halfWeight); self.bias = bias; self.stride = stride; self.padding = padding
     }
 
     convenience init(_ w: WeightReader, _ name: String, in inC: Int, out: Int, kernel: Int, stride: Int = 1, padding: Int = 0) throws {
-        self.init(name: w.layerName(name),
-                  weight: try w.convWeight(name + ".weight", out: out, in: inC, kernel: kernel),
-                  bias: try w.tensor(name + ".bias", shape: [out]), stride: stride, padding: padding)
+        let weight = try StoredWeight(w, name + ".weight") { try w.convWeight(name + ".weight", out: out, in: inC, kernel: kernel) }
+        let bias = try w.tensor(name + ".bias", shape: [out])
+        switch weight {
+        case .float32(let t): self.init(name: w.layerName(name), weight: t, bias: bias, stride: stride, padding: padding)
+        case .half(let h): self.init(name: w.layerName(name), halfWeight: h, bias: bias, stride: stride, padding: padding)
+        }
         w.register(self)
     }
 
-    public var inChannels: Int { weight.shape[3] }
-    public var outChannels: Int { weight.shape[0] }
-    public var kernelSize: Int { weight.shape[1] }
+    /// The weight [out, KH, KW, in] in float32 (a widened copy when stored in half precision).
+    public var weight: Tensor { storedWeight.float32 }
+    /// The half-precision weight, when the layer keeps it so.
+    public var halfWeight: HalfTensor? {
+        if case .half(let h) = storedWeight { return h }
+        return nil
+    }
+    public var inChannels: Int { storedWeight.shape[3] }
+    public var outChannels: Int { storedWeight.shape[0] }
+    public var kernelSize: Int { storedWeight.shape[1] }
 
     public func callAsFunction(_ x: Tensor) -> Tensor {
-        let y = conv2d(x, weight: weight, bias: bias, stride: stride, padding: padding)
+        let y: Tensor
+        switch storedWeight {
+        case .float32(let weight): y = conv2d(x, weight: weight, bias: bias, stride: stride, padding: padding)
+        case .half(let weight): y = conv2d(x, halfWeight: weight, bias: bias, stride: stride, padding: padding)
+        }
         guard let lora else { return y }
         let input = loraDropout.map { $0.isActive ? $0.apply(x, layer: name) : x } ?? x
         let low = conv2d(input, weight: lora.down, stride: stride, padding: padding)

@@ -91,6 +91,8 @@ public final class WeightReader: @unchecked Sendable {
     func layerName(_ name: String) -> String { String((prefix + name).dropFirst(log.rootPrefix.count)) }
     func register(_ layer: Linear) { log.linears.append(layer) }
     func register(_ layer: Conv2d) { log.convs.append(layer) }
+    /// Drops `name` from `parameters`: its layer keeps it in half precision (LayerWeightStorage).
+    func forgetParameter(_ name: String) { log.parameters[layerName(name)] = nil }
 
     /// Source tensors no model read, sorted.
     public var unusedNames: [String] { source.tensorNames.filter { !log.names.contains($0) }.sorted() }

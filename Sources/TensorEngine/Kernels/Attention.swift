@@ -69,8 +69,8 @@ struct AttentionTiling {
 }
 
 /// out [B,Lq,H·D] is overwritten; logSumExp [B,H,Lq] is written for the backward pass.
-/// Runs on all engine threads; call it from one thread at a time (while it runs, OpenBLAS is
-/// set to one thread because the tile GEMMs already run in parallel).
+/// Runs on all engine threads: the (batch, head, query tile) tasks run in parallel, each with
+/// single-threaded tile GEMMs.
 public func attentionForward(
     _ s: AttentionShape,
     q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
@@ -99,53 +99,51 @@ func attentionForward(
     let d = s.headDim, hd = s.modelDim, lq = s.queryLength, lk = s.keyLength
     let queryTiles = (lq + t.query - 1) / t.query
     let tasks = s.batch * s.heads * queryTiles
-    withSingleThreadedBLAS(if: tasks > 1) {
-        parallelFor(tasks) { task in
-            let qt = task % queryTiles, bh = task / queryTiles
-            let h = bh % s.heads, b = bh / s.heads
-            let i0 = qt * t.query, bq = min(t.query, lq - i0)
-            let qTile = q + (b * lq + i0) * hd + h * d
-            let kHead = k + b * lk * hd + h * d
-            let vHead = v + b * lk * hd + h * d
+    parallelFor(tasks) { task in
+        let qt = task % queryTiles, bh = task / queryTiles
+        let h = bh % s.heads, b = bh / s.heads
+        let i0 = qt * t.query, bq = min(t.query, lq - i0)
+        let qTile = q + (b * lq + i0) * hd + h * d
+        let kHead = k + b * lk * hd + h * d
+        let vHead = v + b * lk * hd + h * d
 
-            let keyTile = min(t.key, lk)
-            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: bq * keyTile + bq * d + 2 * bq)
-            defer { scratch.deallocate() }
-            let scores = scratch, acc = scratch + bq * keyTile
-            let rowMax = acc + bq * d, rowSum = rowMax + bq
-            rowMax.initialize(repeating: -.infinity, count: bq)
-            rowSum.initialize(repeating: 0, count: bq)
+        let keyTile = min(t.key, lk)
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: bq * keyTile + bq * d + 2 * bq)
+        defer { scratch.deallocate() }
+        let scores = scratch, acc = scratch + bq * keyTile
+        let rowMax = acc + bq * d, rowSum = rowMax + bq
+        rowMax.initialize(repeating: -.infinity, count: bq)
+        rowSum.initialize(repeating: 0, count: bq)
 
-            for j0 in stride(from: 0, to: lk, by: keyTile) {
-                let bk = min(keyTile, lk - j0)
-                // Scores in base-2 units (× log2 e), so the softmax can use 2^x.
-                gemm(transposeB: true, m: bq, n: bk, k: d, alpha: s.scale * log2e,
-                     a: qTile, lda: hd, b: kHead + j0 * hd, ldb: hd, c: scores, ldc: bk)
-                for r in 0..<bq {
-                    let row = scores + r * bk
-                    let newMax = max(rowMax[r], maxOfRow(row, count: bk))
-                    if j0 > 0 && newMax > rowMax[r] {
-                        // Earlier tiles were exponentiated against a smaller max: shrink them.
-                        let correction = scalarExp2(rowMax[r] - newMax)
-                        rowSum[r] *= correction
-                        let a = acc + r * d
-                        for c in 0..<d { a[c] *= correction }
-                    }
-                    rowMax[r] = newMax
-                    rowSum[r] += exponentiateRow(row, count: bk, minus: newMax)
-                }
-                gemm(m: bq, n: d, k: bk, a: scores, lda: bk, b: vHead + j0 * hd, ldb: hd,
-                     beta: j0 == 0 ? 0 : 1, c: acc, ldc: d)
-            }
-
-            let outTile = out + (b * lq + i0) * hd + h * d
-            let lse = logSumExp + (b * s.heads + h) * lq + i0
+        for j0 in stride(from: 0, to: lk, by: keyTile) {
+            let bk = min(keyTile, lk - j0)
+            // Scores in base-2 units (× log2 e), so the softmax can use 2^x.
+            serialGEMM(transposeB: true, m: bq, n: bk, k: d, alpha: s.scale * log2e,
+                 a: qTile, lda: hd, b: kHead + j0 * hd, ldb: hd, c: scores, ldc: bk)
             for r in 0..<bq {
-                let inverse = 1 / rowSum[r]
-                let a = acc + r * d, o = outTile + r * hd
-                for c in 0..<d { o[c] = a[c] * inverse }
-                lse[r] = (rowMax[r] + scalarLog2(rowSum[r])) * ln2
+                let row = scores + r * bk
+                let newMax = max(rowMax[r], maxOfRow(row, count: bk))
+                if j0 > 0 && newMax > rowMax[r] {
+                    // Earlier tiles were exponentiated against a smaller max: shrink them.
+                    let correction = scalarExp2(rowMax[r] - newMax)
+                    rowSum[r] *= correction
+                    let a = acc + r * d
+                    for c in 0..<d { a[c] *= correction }
+                }
+                rowMax[r] = newMax
+                rowSum[r] += exponentiateRow(row, count: bk, minus: newMax)
             }
+            serialGEMM(m: bq, n: d, k: bk, a: scores, lda: bk, b: vHead + j0 * hd, ldb: hd,
+                 beta: j0 == 0 ? 0 : 1, c: acc, ldc: d)
+        }
+
+        let outTile = out + (b * lq + i0) * hd + h * d
+        let lse = logSumExp + (b * s.heads + h) * lq + i0
+        for r in 0..<bq {
+            let inverse = 1 / rowSum[r]
+            let a = acc + r * d, o = outTile + r * hd
+            for c in 0..<d { o[c] = a[c] * inverse }
+            lse[r] = (rowMax[r] + scalarLog2(rowSum[r])) * ln2
         }
     }
 }
@@ -172,53 +170,51 @@ func attentionBackward(
     defer { partials.deallocate() }
     partials.initialize(repeating: 0, count: partialCount)
 
-    withSingleThreadedBLAS(if: heads * groups > 1) {
-        parallelFor(heads * groups) { task in
-            let g = task % groups, bh = task / groups
-            let h = bh % s.heads, b = bh / s.heads
-            let firstKey = g * tilesPerGroup * keyTile
-            let endKey = min(lk, (g + 1) * tilesPerGroup * keyTile)
-            guard firstKey < endKey else { return }
-            let qHead = q + b * lq * hd + h * d, oHead = out + b * lq * hd + h * d
-            let dOHead = gradOut + b * lq * hd + h * d
-            let kHead = k + b * lk * hd + h * d, vHead = v + b * lk * hd + h * d
-            let dKHead = gradK + b * lk * hd + h * d, dVHead = gradV + b * lk * hd + h * d
-            // dQ for this group: straight into gradQ (stride H·D) or into a [Lq, D] partial.
-            let (dQHead, dQStride) = g == 0
-                ? (gradQ + b * lq * hd + h * d, hd)
-                : (partials + (bh * (groups - 1) + g - 1) * lq * d, d)
-            let lse = logSumExp + bh * lq
+    parallelFor(heads * groups) { task in
+        let g = task % groups, bh = task / groups
+        let h = bh % s.heads, b = bh / s.heads
+        let firstKey = g * tilesPerGroup * keyTile
+        let endKey = min(lk, (g + 1) * tilesPerGroup * keyTile)
+        guard firstKey < endKey else { return }
+        let qHead = q + b * lq * hd + h * d, oHead = out + b * lq * hd + h * d
+        let dOHead = gradOut + b * lq * hd + h * d
+        let kHead = k + b * lk * hd + h * d, vHead = v + b * lk * hd + h * d
+        let dKHead = gradK + b * lk * hd + h * d, dVHead = gradV + b * lk * hd + h * d
+        // dQ for this group: straight into gradQ (stride H·D) or into a [Lq, D] partial.
+        let (dQHead, dQStride) = g == 0
+            ? (gradQ + b * lq * hd + h * d, hd)
+            : (partials + (bh * (groups - 1) + g - 1) * lq * d, d)
+        let lse = logSumExp + bh * lq
 
-            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: 2 * queryTile * keyTile + queryTile)
-            defer { scratch.deallocate() }
-            let p = scratch, dS = scratch + queryTile * keyTile, delta = dS + queryTile * keyTile
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: 2 * queryTile * keyTile + queryTile)
+        defer { scratch.deallocate() }
+        let p = scratch, dS = scratch + queryTile * keyTile, delta = dS + queryTile * keyTile
 
-            for i0 in stride(from: 0, to: lq, by: queryTile) {
-                let bq = min(queryTile, lq - i0)
-                let qTile = qHead + i0 * hd, dOTile = dOHead + i0 * hd
-                for r in 0..<bq { delta[r] = dot(dOTile + r * hd, oHead + (i0 + r) * hd, count: d) }
-                for j0 in stride(from: firstKey, to: endKey, by: keyTile) {
-                    let bk = min(keyTile, endKey - j0)
-                    let kTile = kHead + j0 * hd, vTile = vHead + j0 * hd
-                    // P = exp(scale·Q·Kᵀ - logSumExp) = 2^(scale·log2e·Q·Kᵀ - log2e·logSumExp)
-                    gemm(transposeB: true, m: bq, n: bk, k: d, alpha: s.scale * log2e,
-                         a: qTile, lda: hd, b: kTile, ldb: hd, c: p, ldc: bk)
-                    for r in 0..<bq { _ = exponentiateRow(p + r * bk, count: bk, minus: lse[i0 + r] * log2e) }
-                    // dV += Pᵀ·dO
-                    gemm(transposeA: true, m: bk, n: d, k: bq, a: p, lda: bk, b: dOTile, ldb: hd,
-                         beta: 1, c: dVHead + j0 * hd, ldc: hd)
-                    // dP = dO·Vᵀ, then dS = P∘(dP - Δ)·scale (the scale of S's gradient folded in)
-                    gemm(transposeB: true, m: bq, n: bk, k: d, a: dOTile, lda: hd, b: vTile, ldb: hd,
-                         c: dS, ldc: bk)
-                    for r in 0..<bq {
-                        softmaxGradientRow(p: p + r * bk, dP: dS + r * bk, count: bk, delta: delta[r], scale: s.scale)
-                    }
-                    // dQ += dS·K,  dK += dSᵀ·Q
-                    gemm(m: bq, n: d, k: bk, a: dS, lda: bk, b: kTile, ldb: hd,
-                         beta: 1, c: dQHead + i0 * dQStride, ldc: dQStride)
-                    gemm(transposeA: true, m: bk, n: d, k: bq, a: dS, lda: bk, b: qTile, ldb: hd,
-                         beta: 1, c: dKHead + j0 * hd, ldc: hd)
+        for i0 in stride(from: 0, to: lq, by: queryTile) {
+            let bq = min(queryTile, lq - i0)
+            let qTile = qHead + i0 * hd, dOTile = dOHead + i0 * hd
+            for r in 0..<bq { delta[r] = dot(dOTile + r * hd, oHead + (i0 + r) * hd, count: d) }
+            for j0 in stride(from: firstKey, to: endKey, by: keyTile) {
+                let bk = min(keyTile, endKey - j0)
+                let kTile = kHead + j0 * hd, vTile = vHead + j0 * hd
+                // P = exp(scale·Q·Kᵀ - logSumExp) = 2^(scale·log2e·Q·Kᵀ - log2e·logSumExp)
+                serialGEMM(transposeB: true, m: bq, n: bk, k: d, alpha: s.scale * log2e,
+                     a: qTile, lda: hd, b: kTile, ldb: hd, c: p, ldc: bk)
+                for r in 0..<bq { _ = exponentiateRow(p + r * bk, count: bk, minus: lse[i0 + r] * log2e) }
+                // dV += Pᵀ·dO
+                serialGEMM(transposeA: true, m: bk, n: d, k: bq, a: p, lda: bk, b: dOTile, ldb: hd,
+                     beta: 1, c: dVHead + j0 * hd, ldc: hd)
+                // dP = dO·Vᵀ, then dS = P∘(dP - Δ)·scale (the scale of S's gradient folded in)
+                serialGEMM(transposeB: true, m: bq, n: bk, k: d, a: dOTile, lda: hd, b: vTile, ldb: hd,
+                     c: dS, ldc: bk)
+                for r in 0..<bq {
+                    softmaxGradientRow(p: p + r * bk, dP: dS + r * bk, count: bk, delta: delta[r], scale: s.scale)
                 }
+                // dQ += dS·K,  dK += dSᵀ·Q
+                serialGEMM(m: bq, n: d, k: bk, a: dS, lda: bk, b: kTile, ldb: hd,
+                     beta: 1, c: dQHead + i0 * dQStride, ldc: dQStride)
+                serialGEMM(transposeA: true, m: bk, n: d, k: bq, a: dS, lda: bk, b: qTile, ldb: hd,
+                     beta: 1, c: dKHead + j0 * hd, ldc: hd)
             }
         }
     }
@@ -236,16 +232,6 @@ func attentionBackward(
             }
         }
     }
-}
-
-/// The tile GEMMs run inside our own parallel loop; OpenBLAS's threads on top of that would
-/// oversubscribe the cores and fight over its single thread pool. Restores the count after.
-func withSingleThreadedBLAS(if condition: Bool, _ body: () -> Void) {
-    let before = openblas_get_num_threads()
-    guard condition, EngineThreads.count > 1, before > 1 else { body(); return }
-    openblas_set_num_threads(1)
-    defer { openblas_set_num_threads(before) }
-    body()
 }
 
 // MARK: - Row kernels on 8-wide vectors
@@ -362,11 +348,11 @@ func vectorExp2(_ x: SIMD8<Float>) -> SIMD8<Float> {
     let t = x + shifter
     let r = x - (t - shifter)
     var p = SIMD8<Float>(repeating: 1.3218672248e-3)
-    p = p * r + 9.6716983244e-3
-    p = p * r + 5.5508930236e-2
-    p = p * r + 2.4022237957e-1
-    p = p * r + 6.9314688444e-1
-    p = p * r + 1  // exactly 1, so that 2^n comes out exact
+    p = mulAdd(p, r, 9.6716983244e-3)
+    p = mulAdd(p, r, 5.5508930236e-2)
+    p = mulAdd(p, r, 2.4022237957e-1)
+    p = mulAdd(p, r, 6.9314688444e-1)
+    p = mulAdd(p, r, 1)  // exactly 1, so that 2^n comes out exact
     let exponent = (unsafeBitCast(t, to: SIMD8<Int32>.self) &- (0x4B40_0000 - 127)) &<< 23
     return p * unsafeBitCast(exponent, to: SIMD8<Float>.self)
 }

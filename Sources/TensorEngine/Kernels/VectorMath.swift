@@ -6,27 +6,35 @@
 typealias Vec8 = SIMD8<Float>
 
 /// Loads 8 floats from p[i...], or the `n − i` that remain (zero-padded) at the end.
+/// The tail is a memcpy into a zeroed vector, inline: an out-of-line tail (a call returning
+/// the vector) made LLVM split every loop around it into 4-lane halves, even with AVX2.
 @inline(__always) func loadVec(_ p: UnsafePointer<Float>, _ i: Int, _ n: Int) -> Vec8 {
     if i + 8 <= n { return UnsafeRawPointer(p + i).loadUnaligned(as: Vec8.self) }
-    return loadTail(p + i, n - i)
+    var v = Vec8()
+    withUnsafeMutableBytes(of: &v) { $0.baseAddress!.copyMemory(from: p + i, byteCount: (n - i) * 4) }
+    return v
 }
 
 /// Stores 8 lanes to p[i...], or only the `n − i` that fit.
 @inline(__always) func storeVec(_ v: Vec8, _ p: UnsafeMutablePointer<Float>, _ i: Int, _ n: Int) {
     if i + 8 <= n { UnsafeMutableRawPointer(p + i).storeBytes(of: v, as: Vec8.self); return }
-    storeTail(v, p + i, n - i)
+    withUnsafeBytes(of: v) { UnsafeMutableRawPointer(p + i).copyMemory(from: $0.baseAddress!, byteCount: (n - i) * 4) }
 }
 
-// The tails stay out of line so the loops around loadVec/storeVec keep their registers.
-@inline(never) func loadTail(_ p: UnsafePointer<Float>, _ count: Int) -> Vec8 {
-    var v = Vec8()
-    for k in 0..<count { v[k] = p[k] }
-    return v
+/// a·b + c, fused (one rounding, one instruction) when the engine is built for FMA
+/// (ENGINE_FMA, set beside -target-cpu haswell in Package.swift). Without hardware FMA,
+/// SIMD's addingProduct is a library call per lane, so the portable build multiplies and adds.
+@inline(__always) func mulAdd(_ a: Vec8, _ b: Vec8, _ c: Vec8) -> Vec8 {
+    #if ENGINE_FMA
+    return c.addingProduct(a, b)
+    #else
+    return a * b + c
+    #endif
 }
 
-@inline(never) func storeTail(_ v: Vec8, _ p: UnsafeMutablePointer<Float>, _ count: Int) {
-    for k in 0..<count { p[k] = v[k] }
-}
+@inline(__always) func mulAdd(_ a: Vec8, _ b: Float, _ c: Float) -> Vec8 { mulAdd(a, Vec8(repeating: b), Vec8(repeating: c)) }
+@inline(__always) func mulAdd(_ a: Vec8, _ b: Vec8, _ c: Float) -> Vec8 { mulAdd(a, b, Vec8(repeating: c)) }
+@inline(__always) func mulAdd(_ a: Vec8, _ b: Float, _ c: Vec8) -> Vec8 { mulAdd(a, Vec8(repeating: b), c) }
 
 /// max(y, 0) from the sign bit, without a compare: (y + |y|) / 2.
 @inline(__always) func vrelu(_ y: Vec8) -> Vec8 {
@@ -41,16 +49,16 @@ typealias Vec8 = SIMD8<Float>
     let x = above - vrelu(above - 88.3)
     // Adding 1.5·2²³ rounds to an integer in the low mantissa bits (round to nearest even).
     let magic: Float = 12_582_912
-    let shifted = x * 1.442695040888963 + magic
+    let shifted = mulAdd(x, 1.442695040888963, magic)
     let k = shifted - magic
-    let r = (x - k * 0.693359375) - k * -2.12194440e-4
+    let r = mulAdd(k, 2.12194440e-4, mulAdd(k, -0.693359375, x))
     var p = Vec8(repeating: 1.9875691500e-4)
-    p = p * r + 1.3981999507e-3
-    p = p * r + 8.3334519073e-3
-    p = p * r + 4.1665795894e-2
-    p = p * r + 1.6666665459e-1
-    p = p * r + 5.0000001201e-1
-    let e = p * (r * r) + r + 1
+    p = mulAdd(p, r, 1.3981999507e-3)
+    p = mulAdd(p, r, 8.3334519073e-3)
+    p = mulAdd(p, r, 4.1665795894e-2)
+    p = mulAdd(p, r, 1.6666665459e-1)
+    p = mulAdd(p, r, 5.0000001201e-1)
+    let e = mulAdd(p, r * r, r) + 1
     let biased = (unsafeBitCast(shifted, to: SIMD8<Int32>.self) &- 0x4B40_0000 &+ 127) &<< 23
     return e * unsafeBitCast(biased, to: Vec8.self)
 }
@@ -77,28 +85,28 @@ typealias Vec8 = SIMD8<Float>
 @inline(__always) func verf(_ x: Vec8) -> Vec8 {
     let signBits = unsafeBitCast(x, to: SIMD8<UInt32>.self) & 0x8000_0000
     let z = unsafeBitCast(unsafeBitCast(x, to: SIMD8<UInt32>.self) & 0x7FFF_FFFF, to: Vec8.self)
-    let t = 1 / (1 + 0.5 * z)
+    let t = 1 / mulAdd(z, 0.5, 1)
     var p = Vec8(repeating: 0.17087277)
-    p = p * t - 0.82215223
-    p = p * t + 1.48851587
-    p = p * t - 1.13520398
-    p = p * t + 0.27886807
-    p = p * t - 0.18628806
-    p = p * t + 0.09678418
-    p = p * t + 0.37409196
-    p = p * t + 1.00002368
-    p = p * t - 1.26551223
+    p = mulAdd(p, t, -0.82215223)
+    p = mulAdd(p, t, 1.48851587)
+    p = mulAdd(p, t, -1.13520398)
+    p = mulAdd(p, t, 0.27886807)
+    p = mulAdd(p, t, -0.18628806)
+    p = mulAdd(p, t, 0.09678418)
+    p = mulAdd(p, t, 0.37409196)
+    p = mulAdd(p, t, 1.00002368)
+    p = mulAdd(p, t, -1.26551223)
     // erf(−z) = −erf(z): put x's sign on the result.
-    let result = unsafeBitCast(unsafeBitCast(1 - t * vexp(p - z * z), to: SIMD8<UInt32>.self) | signBits, to: Vec8.self)
+    let result = unsafeBitCast(unsafeBitCast(1 - t * vexp(mulAdd(-z, z, p)), to: SIMD8<UInt32>.self) | signBits, to: Vec8.self)
     let x2 = x * x
     let (c13, c11, c9, c7, c5, c3): (Float, Float, Float, Float, Float, Float) = (1.0 / 9360, -1.0 / 1320, 1.0 / 216, -1.0 / 42, 1.0 / 10, -1.0 / 3)
     var s = Vec8(repeating: c13)
-    s = s * x2 + c11
-    s = s * x2 + c9
-    s = s * x2 + c7
-    s = s * x2 + c5
-    s = s * x2 + c3
-    s = s * x2 + 1
+    s = mulAdd(s, x2, c11)
+    s = mulAdd(s, x2, c9)
+    s = mulAdd(s, x2, c7)
+    s = mulAdd(s, x2, c5)
+    s = mulAdd(s, x2, c3)
+    s = mulAdd(s, x2, 1)
     let twoOverSqrtPi: Float = 1.1283791670955126
     return select(negativeMask(z - 0.5), twoOverSqrtPi * x * s, result)
 }

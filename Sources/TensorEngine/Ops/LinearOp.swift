@@ -15,14 +15,29 @@ public struct LoRA {
 /// y = x · weightᵀ + bias (+ LoRA). x [..., in], weight [out, in] as PyTorch stores it,
 /// bias [out]; y [..., out]. A frozen weight gets no weight-gradient GEMM.
 public func linear(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, lora: LoRA? = nil) -> Tensor {
-    precondition(weight.rank == 2, "linear weight must be [out, in], got \(weight.shape)")
-    let (outF, inF) = (weight.shape[0], weight.shape[1])
-    precondition(x.rank >= 1 && x.shape.last == inF, "linear: input \(x.shape) does not end in \(inF) features (weight \(weight.shape))")
+    linear(x, weight: .float32(weight), bias: bias, lora: lora)
+}
+
+/// `linear` with a frozen half-precision weight, widened to float32 for the forward GEMM and
+/// again in backward (for the input gradient), each copy freed right after: a graph holds
+/// the 2-byte weights, not 4-byte copies.
+public func linear(_ x: Tensor, halfWeight: HalfTensor, bias: Tensor? = nil, lora: LoRA? = nil) -> Tensor {
+    linear(x, weight: .half(halfWeight), bias: bias, lora: lora)
+}
+
+func linear(_ x: Tensor, weight w: OpWeight, bias: Tensor?, lora: LoRA?) -> Tensor {
+    let shape = w.shape
+    precondition(shape.count == 2, "linear weight must be [out, in], got \(shape)")
+    let (outF, inF) = (shape[0], shape[1])
+    precondition(x.rank >= 1 && x.shape.last == inF, "linear: input \(x.shape) does not end in \(inF) features (weight \(shape))")
     if let bias { precondition(bias.shape == [outF], "linear bias \(bias.shape), expected [\(outF)]") }
-    if let lora { precondition(lora.down.shape[1] == inF && lora.up.shape[0] == outF, "LoRA \(lora.down.shape)/\(lora.up.shape) does not fit weight \(weight.shape)") }
+    if let lora { precondition(lora.down.shape[1] == inF && lora.up.shape[0] == outF, "LoRA \(lora.down.shape)/\(lora.up.shape) does not fit weight \(shape)") }
     let m = x.count / max(1, inF)
     let y = Tensor(uninitializedShape: Array(x.shape.dropLast()) + [outF])
-    gemm(transposeB: true, m: m, n: outF, k: inF, a: x.data, lda: inF, b: weight.data, ldb: inF, c: y.data, ldc: outF)
+    do {
+        let weight = w.values()
+        gemm(transposeB: true, m: m, n: outF, k: inF, a: x.data, lda: inF, b: weight.data, ldb: inF, c: y.data, ldc: outF)
+    }
     if let bias { addBiasRows(y.data, bias.data, rows: m, cols: outF) }
     var h: Tensor? = nil
     if let lora {
@@ -34,7 +49,7 @@ public func linear(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, lora: LoRA?
     }
 
     // Inputs: x, weight, then bias and LoRA factors when present.
-    var inputs = [x, weight]
+    var inputs = [x, w.input]
     let biasIndex = bias.map { inputs.append($0); return inputs.count - 1 }
     let loraIndex = lora.map { inputs.append($0.down); inputs.append($0.up); return inputs.count - 2 }
     return y.recorded("linear", inputs: inputs) { ctx in
@@ -49,6 +64,7 @@ public func linear(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, lora: LoRA?
         }
         if ctx.needsGrad(0) {
             let dx = Tensor(uninitializedShape: x.shape)
+            let weight = w.values()
             gemm(m: m, n: inF, k: outF, a: g.data, lda: outF, b: weight.data, ldb: inF, c: dx.data, ldc: inF)
             if let lora, let dh {
                 gemm(m: m, n: inF, k: lora.down.shape[0], a: dh.data, lda: lora.down.shape[0], b: lora.down.data, ldb: inF, beta: 1, c: dx.data, ldc: inF)
@@ -56,7 +72,7 @@ public func linear(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, lora: LoRA?
             grads[0] = dx
         }
         if ctx.needsGrad(1) {
-            let dw = Tensor(uninitializedShape: weight.shape)
+            let dw = Tensor(uninitializedShape: shape)
             gemm(transposeA: true, m: outF, n: inF, k: m, a: g.data, lda: outF, b: x.data, ldb: inF, c: dw.data, ldc: inF)
             grads[1] = dw
         }
