@@ -64,6 +64,11 @@ public final class TrainingRun {
         let fullFineTune: Bool
         if case .fullFineTune = options.method { fullFineTune = true } else { fullFineTune = false }
         if fullFineTune {
+            // Every weight trains, so every weight is float32: half-precision storage
+            // (DROPBOOTH_HALF_WEIGHTS) would leave the layers' weights out of `parameters`.
+            let half = LayerWeightStorage.halfPrecision
+            LayerWeightStorage.halfPrecision = false
+            defer { LayerWeightStorage.halfPrecision = half }
             unet = try UNet2DConditionModel(config: checkpoint.unetConfig, weights: OwnedWeights(checkpoint.unetWeights))
             textEncoder = try CLIPTextModel(config: checkpoint.textEncoderConfig, weights: OwnedWeights(checkpoint.textEncoderWeights),
                                             endOfTextTokenID: checkpoint.endOfTextTokenID ?? 49407)
