@@ -109,6 +109,9 @@ struct PretrainVAECommand: ParsableCommand {
     func run() throws {
         let folder = try PretrainingFolder.create(at: common.out, template: common.template, seed: common.seed)
         let saved = try folder.readState("vae", as: VAEPretrainingState.self)
+        if let saved, saved.step < common.steps, try folder.readState("diffusion", as: DiffusionPretrainingState.self) != nil {
+            throw ValidationError("\(common.out): the diffusion stage has started on this autoencoder's latents; training the autoencoder further would invalidate it")
+        }
         try checkResume(saved, resume: common.resume, stage: "vae", out: common.out)
         var options = saved?.options ?? VAEPretrainingOptions()
         if saved == nil {
