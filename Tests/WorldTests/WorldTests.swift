@@ -112,3 +112,28 @@ import Testing
         #expect(SceneMeasure.subjectScore(image(.star), shape: .star, colour: .red) == 0)
     }
 }
+
+@Suite struct CaptionMatchesImageTests {
+    /// In sampled pretraining scenes, every captioned object's colour is in the image, and the
+    /// region of that colour has the captioned shape (for objects whose colour no other object
+    /// shares, at 64 px where even small objects are large enough to measure).
+    @Test func sampledScenesShowWhatTheirCaptionsSay() {
+        let sampler = SceneSampler.pretraining(seed: 11)
+        let renderer = SceneRenderer(size: 64)
+        var checked = 0, recognised = 0
+        for i in 0..<60 {
+            let scene = sampler.scene(i)
+            let image = renderer.render(scene)
+            let stats = ColourStatistics(image)
+            for o in scene.objects {
+                #expect(stats.fraction(o.colour) > 0, "\(scene.caption): no \(o.colour) pixels")
+                guard scene.objects.filter({ $0.colour == o.colour }).count == 1, scene.background.pattern != .gradient else { continue }
+                checked += 1
+                if SceneMeasure.shape(of: o.colour, in: image) == o.shape { recognised += 1 }
+            }
+        }
+        // Measured: every one; a margin for shapes touched by a background band of a near colour.
+        #expect(checked > 40)
+        #expect(Double(recognised) >= 0.9 * Double(checked), "\(recognised) of \(checked) recognised")
+    }
+}
