@@ -15,7 +15,7 @@ struct PretrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pretrain",
         abstract: "Pretrain the default model from scratch on the procedural world (maintainers).",
-        subcommands: [PretrainVAECommand.self, PretrainDiffusionCommand.self, PretrainExportCommand.self]
+        subcommands: [PretrainVAECommand.self, PretrainDiffusionCommand.self, PretrainExportCommand.self, PretrainWorldCommand.self]
     )
 }
 
