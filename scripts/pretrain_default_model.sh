@@ -11,7 +11,7 @@
 set -eu
 OUT=${1:-/work/pretrain/default}
 BIN=${DROPBOOTH:-.build/release/dropbooth}
-VAE_STEPS=${VAE_STEPS:-1500}
+VAE_STEPS=${VAE_STEPS:-2000}
 DIFFUSION_STEPS=${DIFFUSION_STEPS:-20000}
 EXPORT=${EXPORT:-$OUT-fp16}
 
@@ -23,7 +23,7 @@ resume() { if [ -f "$OUT/pretrain/$1-state.json" ]; then echo --resume; fi; }
 
 # Stage 2: UNet and text encoder on the autoencoder's latents.
 "$BIN" pretrain diffusion --out "$OUT" --seed 0 --steps "$DIFFUSION_STEPS" \
-    --checkpoint-every 200 --sample-every 1000 $(resume diffusion)
+    --checkpoint-every 200 --sample-every 500 $(resume diffusion)
 
 # The model as it ships: configs, tokenizer and float16 weights, without the run state.
 "$BIN" pretrain export --from "$OUT" --out "$EXPORT"
