@@ -74,6 +74,8 @@ let package = Package(
         .target(name: "CJPEGShim", linkerSettings: [.linkedLibrary("jpeg")]),
         .target(name: "Imaging", dependencies: ["CJPEGShim", "CPNG", "CFreeType"]),
         .target(name: "YAML", dependencies: ["CYAML"]),
+        // The procedural image world the default model is pretrained on (scenes, captions, a measure).
+        .target(name: "World", dependencies: ["Imaging"]),
         // 3. Stable Diffusion models: tokenizer, text encoder, UNet, VAE, schedulers
         .target(name: "Diffusion", dependencies: ["TensorEngine", "ModelIO"]),
         // 4. Training: LoRA, DreamBooth, textual inversion
@@ -91,7 +93,7 @@ let package = Package(
         .executableTarget(
             name: "dropbooth",
             dependencies: [
-                "Service", "TensorEngine", "ModelIO", "Imaging", "Diffusion", "Training",
+                "Service", "TensorEngine", "ModelIO", "Imaging", "Diffusion", "Training", "World",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -104,6 +106,7 @@ let package = Package(
         .testTarget(name: "DiffusionTests", dependencies: ["Diffusion", "TensorEngine", "ModelIO"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Diffusion", "TensorEngine", "ModelIO"]),
         .testTarget(name: "YAMLTests", dependencies: ["YAML"]),
+        .testTarget(name: "WorldTests", dependencies: ["World", "Imaging"]),
         .testTarget(name: "ServiceTests", dependencies: ["Service", "Imaging", "YAML", "Diffusion", "Training", "TensorEngine", "ModelIO"]),
         // Starts the real `dropbooth` binary on temporary folders.
         .testTarget(name: "IntegrationTests", dependencies: ["dropbooth", "Imaging", "ModelIO"]),

@@ -36,4 +36,14 @@ public enum FullFineTune {
             return TrainableParameter(part: .textEncoder, name: name, tensor: tensor)
         }
     }
+
+    /// Marks every VAE parameter trainable and returns them sorted by name (conv weights in
+    /// the engine's [O, KH, KW, I] layout): pretraining a base model's autoencoder.
+    public static func parameters(of vae: AutoencoderKL) throws -> [(name: String, tensor: Tensor)] {
+        try vae.parameters.sorted { $0.key < $1.key }.map { name, tensor in
+            guard tensor.storage.isWritable else { throw FullFineTuneError(parameter: "vae.\(name)") }
+            tensor.requiresGrad = true
+            return (name, tensor)
+        }
+    }
 }

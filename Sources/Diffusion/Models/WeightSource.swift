@@ -20,10 +20,15 @@ public protocol WeightSource: AnyObject {
     func tensor(named name: String) throws -> Tensor?
     /// Whether `name` is present (without reading it).
     func contains(_ name: String) -> Bool
+    /// The tensor for `name` when a model expects `shape`. Stored sources ignore the shape
+    /// (the default reads `tensor(named:)`); a source that makes tensors instead of storing
+    /// them (random initialisation for pretraining) needs it.
+    func tensor(named name: String, expectedShape: [Int]) throws -> Tensor?
 }
 
 extension WeightSource {
     public func contains(_ name: String) -> Bool { tensorNames.contains(name) }
+    public func tensor(named name: String, expectedShape: [Int]) throws -> Tensor? { try tensor(named: name) }
 }
 
 /// A parameter missing from the checkpoint, or stored with a shape the config does not predict.
@@ -100,7 +105,7 @@ public final class WeightReader: @unchecked Sendable {
     /// The tensor `name` with exactly `shape` (stored layout, no conversion).
     public func tensor(_ name: String, shape: [Int]) throws -> Tensor {
         let full = prefix + name
-        guard let t = try source.tensor(named: full) else { throw WeightError.missing(name: full, expectedShape: shape) }
+        guard let t = try source.tensor(named: full, expectedShape: shape) else { throw WeightError.missing(name: full, expectedShape: shape) }
         guard t.shape == shape else { throw WeightError.wrongShape(name: full, expectedShape: shape, actualShape: t.shape) }
         return record(full, t)
     }
@@ -116,7 +121,7 @@ public final class WeightReader: @unchecked Sendable {
     /// in channels-last both are the same product).
     public func linearWeight(_ name: String, out: Int, in inF: Int, acceptConv1x1: Bool = false) throws -> Tensor {
         let full = prefix + name
-        guard let t = try source.tensor(named: full) else { throw WeightError.missing(name: full, expectedShape: [out, inF]) }
+        guard let t = try source.tensor(named: full, expectedShape: [out, inF]) else { throw WeightError.missing(name: full, expectedShape: [out, inF]) }
         if acceptConv1x1 && t.shape == [out, inF, 1, 1] { return record(full, t.reshaped([out, inF])) }
         guard t.shape == [out, inF] else { throw WeightError.wrongShape(name: full, expectedShape: [out, inF], actualShape: t.shape) }
         return record(full, t)
