@@ -86,14 +86,14 @@ import Testing
         #expect(problem(problems, field: "train.batch_size")?.message == "expected a whole number from 1 to 8, found 64")
     }
 
-    @Test func resolutionMustBeAMultipleOf64WithinTheLimit() throws {
+    @Test func resolutionMustBeAMultipleOf16WithinTheLimit() throws {
         let problems = recipeProblems(Self.header + "train:\n  resolution: 500\nsamples:\n  size: [512, 2048]\n")
         let res = try #require(problem(problems, field: "train.resolution"))
-        #expect(res.message.hasPrefix("500 is not a multiple of 64"))
-        #expect(res.suggestion == "use 448 or 512")
+        #expect(res.message.hasPrefix("500 is not a multiple of 16"))
+        #expect(res.suggestion == "use 496 or 512")
         let size = try #require(problem(problems, field: "samples.size"))
         #expect((size.line, size.column) == (8, 15))
-        #expect(size.message == "expected a whole number from 64 to 1024, found 2048")
+        #expect(size.message == "expected a whole number from 32 to 1024, found 2048")
     }
 
     @Test func enumValuesListTheAllowedOnes() throws {

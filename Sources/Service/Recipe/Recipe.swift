@@ -9,6 +9,13 @@ public struct Recipe: Sendable, Equatable {
     /// The schema versions this build reads.
     public static let supportedVersions = [1]
 
+    /// Training and sample sizes are multiples of this. It is the smallest step of any model
+    /// dropbooth loads (the default model: 4× autoencoder, latents halved twice); the recipe
+    /// does not know its base model's architecture, so the training phase checks the model's
+    /// own step (64 for SD 1.x/2.x: 8× autoencoder, latents halved three times).
+    public static let sizeStep = 16
+    static let sizeStepReason = "the model works on downsampled latents; SD 1.x/2.x models need multiples of 64"
+
     public enum Method: String, Sendable, Equatable, CaseIterable {
         case lora
         case dreambooth
@@ -91,7 +98,8 @@ public struct Recipe: Sendable, Equatable {
 
     public struct Train: Sendable, Equatable {
         public var steps: Int
-        /// Square training size in pixels (multiple of 64).
+        /// Square training size in pixels (a multiple of `Recipe.sizeStep`; the base model may
+        /// need more, which the training phase checks).
         public var resolution: Int
         public var batchSize: Int
         public var gradientAccumulation: Int

@@ -56,11 +56,13 @@ extension RecipeDecoder {
         } else {
             values = [node, node]
         }
-        let range = 64...limits.maxResolution
+        let step = Recipe.sizeStep
+        let range = 2 * step...limits.maxResolution
         let sizes = values.map { reader.int($0, "samples.size", in: range, note: "the service allows at most \(limits.maxResolution) (limits.max_resolution)") }
         guard let w = sizes[0], let h = sizes[1] else { return nil }
-        for (value, item) in zip([w, h], values) where value % 64 != 0 {
-            reader.report(at: item.mark, "samples.size", "\(value) is not a multiple of 64", suggestion: "use \(max(64, value / 64 * 64)) or \(value / 64 * 64 + 64)")
+        for (value, item) in zip([w, h], values) where value % step != 0 {
+            reader.report(at: item.mark, "samples.size", "\(value) is not a multiple of \(step) (\(Recipe.sizeStepReason))",
+                          suggestion: "use \(max(2 * step, value / step * step)) or \(value / step * step + step)")
             return nil
         }
         return (w, h)

@@ -8,11 +8,12 @@ extension RecipeDecoder {
                                                               hints: RecipeSchema.hints(for: "train")) else { return t }
         t.steps = reader.int(s, "steps", in: 1...limits.maxSteps,
                              note: "the service allows at most \(limits.maxSteps) steps (limits.max_steps in its config)") ?? t.steps
-        if let r = reader.int(s, "resolution", in: 64...limits.maxResolution,
+        if let r = reader.int(s, "resolution", in: Recipe.sizeStep * 2...limits.maxResolution,
                               note: "the service allows at most \(limits.maxResolution) (limits.max_resolution in its config)") {
-            if r % 64 == 0 { t.resolution = r } else {
-                reader.report(at: s["resolution"]!.mark, "train.resolution", "\(r) is not a multiple of 64 (the model works on 8×-downsampled latents, halved three times)",
-                              suggestion: "use \(max(64, r / 64 * 64)) or \(r / 64 * 64 + 64)")
+            let step = Recipe.sizeStep
+            if r % step == 0 { t.resolution = r } else {
+                reader.report(at: s["resolution"]!.mark, "train.resolution", "\(r) is not a multiple of \(step) (\(Recipe.sizeStepReason))",
+                              suggestion: "use \(max(2 * step, r / step * step)) or \(r / step * step + step)")
             }
         }
         t.batchSize = reader.int(s, "batch_size", in: 1...limits.maxBatchSize,

@@ -57,6 +57,9 @@ public final class TrainingRun {
         classImageCount = options.loss.priorLossWeight == nil ? 0 : classImages.count
 
         checkpoint = try StableDiffusionCheckpoint.open(basePath)
+        guard options.resolution % checkpoint.sizeStep == 0 else {
+            throw TrainingRunError("train.resolution \(options.resolution): the base model \(basePath) works at multiples of \(checkpoint.sizeStep) px")
+        }
         guard let tokenizerFolder = checkpoint.tokenizerFolder else {
             throw TrainingRunError("\(basePath): training needs the base model's tokenizer (a diffusers folder with tokenizer/)")
         }

@@ -1,4 +1,5 @@
 import Foundation
+import Diffusion
 import Training
 
 /// Trains the recipe's method on the images preflight accepted, then draws the final samples
@@ -17,6 +18,23 @@ public struct TrainingPhase: JobPhase {
 
     public init() {}
 
+    /// The recipe layer knows sizes only as multiples of `Recipe.sizeStep`; the base model may
+    /// need coarser ones (SD: 64). Checked before any image is cached or drawn.
+    static func checkSizes(_ recipe: Recipe, basePath: String) throws {
+        let step: Int
+        do { step = try StableDiffusionCheckpoint.open(basePath).sizeStep } catch {
+            throw JobFailure("base_model: \(recipe.baseModel) (\(basePath)) cannot be opened: \(error)")
+        }
+        var problems: [String] = []
+        if recipe.train.resolution % step != 0 {
+            problems.append("train.resolution: \(recipe.train.resolution) is not a multiple of \(step), which the base model \(recipe.baseModel) needs")
+        }
+        for (name, value) in [("width", recipe.samples.width), ("height", recipe.samples.height)] where value % step != 0 {
+            problems.append("samples.size: the \(name) \(value) is not a multiple of \(step), which the base model \(recipe.baseModel) needs")
+        }
+        if !problems.isEmpty { throw JobFailure(problems.joined(separator: "\n")) }
+    }
+
     public func run(_ context: JobContext) throws {
         let plan = try context.plan
         if plan.dryRun {
@@ -28,6 +46,7 @@ public struct TrainingPhase: JobPhase {
         guard let basePath = context.config.models[recipe.baseModel] else {
             throw JobFailure("base_model: \"\(recipe.baseModel)\" is not in the service's model registry (`models:` in its config)")
         }
+        try Self.checkSizes(recipe, basePath: basePath)
         let work = context.workDirectory
         let state = "\(context.config.stateDirectory)/training/\(context.job)/\(context.runId)"
         let checkpointPath = state + "/checkpoint.safetensors"
