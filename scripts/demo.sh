@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # README command 1: installs the Debian packages, builds dropbooth (release), and runs a real
 # training job through the service, exactly as a dropped folder would run: a demo inbox with
-# one job (the photos in samples/star/ + a recipe), `dropbooth serve --once`, results in ./outbox.
+# one job (the photos in demo/star/ + a recipe), `dropbooth serve --once`, results in ./outbox.
 #
 # The job teaches the default model (models/default, dropbooth's own small SD-architecture
 # model, which has never seen a star) the yellow star of the photos with a LoRA at 32 px, in a
@@ -21,7 +21,7 @@ binary="$(swift build -c "$configuration" --show-bin-path)/dropbooth"
 work="$(mktemp -d -t dropbooth-demo.XXXXXX)"
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/inbox/demo-star" "$work/state" "$repo/outbox"
-cp samples/star/*.png samples/star/*.txt "$work/inbox/demo-star/"
+cp demo/star/*.png demo/star/*.txt "$work/inbox/demo-star/"
 cat > "$work/inbox/demo-star/recipe.yaml" <<'RECIPE'
 # A LoRA that teaches the default model the word "star" from 8 captioned photos.
 version: 1
