@@ -7,7 +7,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure the engine on this machine.",
-        subcommands: [BenchEngineCommand.self, BenchUNetCommand.self, BenchSampleCommand.self]
+        subcommands: [BenchEngineCommand.self, BenchUNetCommand.self, BenchSampleCommand.self, BenchJobCommand.self]
     )
 }
 

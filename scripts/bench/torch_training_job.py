@@ -13,9 +13,12 @@ As train_text_to_image_lora.py with a frozen text encoder, latents and text embe
 computed once per image before training ("cache"); the adapter is saved as diffusers'
 pytorch_lora_weights.safetensors ("save").
 
-There are no real weights on this machine: the UNet, VAE and CLIP text encoder are built from
-the SD 1.5 configs with random weights (torch_models.py's configs; timing does not depend on
-the values). The tokenizer is CLIP's vocabulary from assets/clip.
+With --model DIR the UNet, VAE, text encoder, tokenizer and noise schedule come from a diffusers
+folder (what `dropbooth bench job --model DIR` trains on the other side). Without it — there are
+no real weights on this machine — they are built from the SD 1.5 configs with random weights
+(torch_models.py's configs; timing does not depend on the values), with CLIP's vocabulary from
+assets/clip; --save-model DIR writes that random SD 1.5 as a diffusers folder and exits, so that
+both sides can train the same SD 1.5-shaped model.
 
 Prints one JSON line: seconds per phase ("load", "cache", "train", "save"), the mean seconds
 per training step, the last loss, the peak RSS, the versions.
@@ -90,6 +93,8 @@ def main():
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--gradient-checkpointing", action="store_true")
     parser.add_argument("--out", help="folder for pytorch_lora_weights.safetensors (default: a temporary one)")
+    parser.add_argument("--model", help="a diffusers folder to train (default: random weights in SD 1.5's shapes)")
+    parser.add_argument("--save-model", help="write the random SD 1.5 as a diffusers folder here and exit")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -104,12 +109,26 @@ def main():
     from safetensors.torch import save_file
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
-    tokenizer = CLIPTokenizer(os.path.join(REPO, "assets/clip/vocab.json"), os.path.join(REPO, "assets/clip/merges.txt"),
-                              model_max_length=77)
-    text_encoder = CLIPTextModel(CLIPTextConfig(**TEXT_CONFIG)).eval().requires_grad_(False)
-    vae = AutoencoderKL(**VAE_CONFIG).eval().requires_grad_(False)
-    unet = UNet2DConditionModel(**UNET_CONFIG).requires_grad_(False)
-    scheduler = DDPMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", num_train_timesteps=1000)
+    if args.model:
+        tokenizer = CLIPTokenizer.from_pretrained(args.model, subfolder="tokenizer")
+        text_encoder = CLIPTextModel.from_pretrained(args.model, subfolder="text_encoder").float().eval().requires_grad_(False)
+        vae = AutoencoderKL.from_pretrained(args.model, subfolder="vae").float().eval().requires_grad_(False)
+        unet = UNet2DConditionModel.from_pretrained(args.model, subfolder="unet").float().requires_grad_(False)
+        scheduler = DDPMScheduler.from_pretrained(args.model, subfolder="scheduler")
+    else:
+        tokenizer = CLIPTokenizer(os.path.join(REPO, "assets/clip/vocab.json"), os.path.join(REPO, "assets/clip/merges.txt"),
+                                  model_max_length=77)
+        text_encoder = CLIPTextModel(CLIPTextConfig(**TEXT_CONFIG)).eval().requires_grad_(False)
+        vae = AutoencoderKL(**VAE_CONFIG).eval().requires_grad_(False)
+        unet = UNet2DConditionModel(**UNET_CONFIG).requires_grad_(False)
+        scheduler = DDPMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", num_train_timesteps=1000)
+    if args.save_model:
+        from diffusers import StableDiffusionPipeline
+        StableDiffusionPipeline(vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet,
+                                scheduler=scheduler, safety_checker=None, feature_extractor=None,
+                                requires_safety_checker=False).save_pretrained(args.save_model)
+        print(json.dumps({"saved": args.save_model}))
+        return
     unet.add_adapter(LoraConfig(r=args.rank, lora_alpha=args.rank, init_lora_weights="gaussian",
                                 target_modules=["to_q", "to_k", "to_v", "to_out.0"]))
     if args.gradient_checkpointing:
