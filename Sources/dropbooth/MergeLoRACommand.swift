@@ -99,11 +99,9 @@ struct MergeLoRACommand: ParsableCommand {
 
     /// "FILE[:WEIGHT]"; a colon not followed by a number is part of the file name.
     static func parseInput(_ spec: String) throws -> Source {
-        var source = Source(path: spec, weight: 1)
-        if let colon = spec.lastIndex(of: ":"), let weight = Double(spec[spec.index(after: colon)...]) {
-            guard weight.isFinite else { throw ValidationError("\(spec): the weight must be a finite number") }
-            source = Source(path: String(spec[..<colon]), weight: weight)
-        }
+        let (path, weight) = splitAdapterSpec(spec)
+        let source = Source(path: path, weight: weight ?? 1)
+        guard source.weight.isFinite else { throw ValidationError("\(spec): the weight must be a finite number") }
         guard FileManager.default.fileExists(atPath: source.path) else { throw ValidationError("\(spec): no such file \(source.path)") }
         return source
     }

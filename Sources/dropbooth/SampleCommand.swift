@@ -196,10 +196,8 @@ struct SampleCommand: ParsableCommand {
     }
 
     private func parseLoRA(_ spec: String, unet: UNet2DConditionModel, textEncoder: CLIPTextModel) throws -> (name: String, weights: LowRankWeights, scale: Float) {
-        var path = spec, scale: Float = 1
-        if let colon = spec.lastIndex(of: ":"), let s = Float(spec[spec.index(after: colon)...]) {
-            path = String(spec[..<colon]); scale = s
-        }
+        let (path, given) = splitAdapterSpec(spec)
+        let scale = Float(given ?? 1)
         guard FileManager.default.fileExists(atPath: path) else { fail("--lora \(spec): no such file \(path)") }
         do { return (path, try AdapterFiles.readLoRA(path: path, unet: unet, textEncoder: textEncoder), scale) } catch { fail("--lora \(path): \(error)") }
     }
