@@ -9,13 +9,14 @@ import World
 
 /// `dropbooth pretrain …`: a maintainer's command that makes the embedded default model from
 /// nothing, with dropbooth's own engine, on the procedural world (models/default/README.md).
-/// Stage 1 trains the autoencoder, stage 2 the UNet and text encoder on its latents; both
+/// Stage 1 trains the autoencoder, stage 2 the UNet and text encoder on its latents, stage 3
+/// the decoder alone (encoder frozen, so stage 2's latents stay valid); all
 /// checkpoint into the output folder, which is a diffusers pipeline folder at every moment.
 struct PretrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pretrain",
         abstract: "Pretrain the default model from scratch on the procedural world (maintainers).",
-        subcommands: [PretrainVAECommand.self, PretrainDiffusionCommand.self, PretrainExportCommand.self, PretrainWorldCommand.self]
+        subcommands: [PretrainVAECommand.self, PretrainDiffusionCommand.self, PretrainDecoderCommand.self, PretrainExportCommand.self, PretrainWorldCommand.self]
     )
 }
 
@@ -110,37 +111,64 @@ struct PretrainVAECommand: ParsableCommand {
         let folder = try PretrainingFolder.create(at: common.out, template: common.template, seed: common.seed)
         let saved = try folder.readState("vae", as: VAEPretrainingState.self)
         if let saved, saved.step < common.steps, try folder.readState("diffusion", as: DiffusionPretrainingState.self) != nil {
-            throw ValidationError("\(common.out): the diffusion stage has started on this autoencoder's latents; training the autoencoder further would invalidate it")
+            throw ValidationError("\(common.out): the diffusion stage has started on this autoencoder's latents; training the autoencoder further would invalidate it (`dropbooth pretrain decoder` trains the decoder alone, which keeps them)")
         }
-        try checkResume(saved, resume: common.resume, stage: "vae", out: common.out)
-        var options = saved?.options ?? VAEPretrainingOptions()
-        if saved == nil {
-            options.seed = common.seed
-            if let b = common.batchSize { options.batchSize = b }
-            if let lr = common.learningRate { options.learningRate = lr }
-            if let k = klWeight { options.klWeight = k }
-        }
-        let stage = try VAEPretraining(vae: try folder.loadVAE(), options: options)
-        if saved != nil { _ = try folder.restoreOptimizer(stage.optimizer, names: stage.names, stage: "vae") }
-        let (data, preview) = worldData(size: common.size, seed: options.seed)
-        let renderer = SceneRenderer(size: common.size)
-        let previewImages = Tensor(preview.flatMap { renderer.render($0).floatNHWC() }, shape: [preview.count, common.size, common.size, 3])
-        let start = stage.step
-        print("vae: steps \(start) → \(common.steps), batch \(options.batchSize), lr \(options.learningRate), kl \(options.klWeight)")
-        try runLoop(from: start, to: common.steps, options: common, stage: "vae", header: "step\tloss\tl1\tkl\tsec_per_step", train: { step in
-            let (images, _) = data.batch(first: step * options.batchSize, count: options.batchSize)
-            let parts = stage.train(images: imagesTensor(images))
-            return [parts.total, parts.reconstruction, parts.kl]
-        }, checkpoint: { step in
-            try folder.save(stage.vae.parameters, .vae)
-            try folder.saveOptimizer(stage.optimizer, names: stage.names, stage: "vae")
-            try folder.writeState(VAEPretrainingState(step: step, options: options), "vae")
-        }, samples: { step in
-            let path = (folder.samplesFolder as NSString).appendingPathComponent(String(format: "vae-%06d.png", step))
-            try writeGrid([rgbImages(previewImages), rgbImages(stage.reconstruct(previewImages))], rowLabels: ["scene", "decoded"], to: path)
-            print("wrote \(path)")
-        })
+        try runAutoencoderStage(folder: folder, stage: "vae", saved: saved, common: common, klWeight: klWeight)
     }
+}
+
+/// Stage 3: the decoder alone, the encoder (and so the latents stage 2 learned) frozen.
+struct PretrainDecoderCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "decoder",
+                                                    abstract: "Stage 3: sharpen the autoencoder's decoder, the encoder and its latents frozen.")
+
+    @OptionGroup var common: PretrainRunOptions
+
+    func run() throws {
+        let folder = PretrainingFolder(path: common.out)
+        guard let vaeState = try folder.readState("vae", as: VAEPretrainingState.self) else {
+            throw ValidationError("\(common.out) has no trained autoencoder: run `dropbooth pretrain vae --out \(common.out)` first")
+        }
+        let saved = try folder.readState("decoder", as: VAEPretrainingState.self)
+        // A new stage continues from the autoencoder's settings with its own warm-up.
+        try runAutoencoderStage(folder: folder, stage: "decoder", saved: saved, common: common, klWeight: nil,
+                                startOptions: vaeState.options)
+    }
+}
+
+/// The loop of stages 1 and 3: the autoencoder on world images ("decoder": encoder frozen).
+func runAutoencoderStage(folder: PretrainingFolder, stage name: String, saved: VAEPretrainingState?, common: PretrainRunOptions,
+                         klWeight: Float?, startOptions: VAEPretrainingOptions = VAEPretrainingOptions()) throws {
+    try checkResume(saved, resume: common.resume, stage: name, out: common.out)
+    var options = saved?.options ?? startOptions
+    if saved == nil {
+        options.seed = common.seed
+        if let b = common.batchSize { options.batchSize = b }
+        if let lr = common.learningRate { options.learningRate = lr }
+        if let k = klWeight { options.klWeight = k }
+    }
+    let stage = try VAEPretraining(vae: try folder.loadVAE(), options: options, decoderOnly: name == "decoder")
+    if saved != nil { _ = try folder.restoreOptimizer(stage.optimizer, names: stage.names, stage: name) }
+    // Stage 3 sees other scenes than stage 1 did (another stretch of the same stream).
+    let (data, preview) = worldData(size: common.size, seed: options.seed)
+    let offset = name == "decoder" ? 50_000_000 : 0
+    let renderer = SceneRenderer(size: common.size)
+    let previewImages = Tensor(preview.flatMap { renderer.render($0).floatNHWC() }, shape: [preview.count, common.size, common.size, 3])
+    let start = stage.step
+    print("\(name): steps \(start) → \(common.steps), batch \(options.batchSize), lr \(options.learningRate), kl \(options.klWeight)")
+    try runLoop(from: start, to: common.steps, options: common, stage: name, header: "step\tloss\tl1\tkl\tsec_per_step", train: { step in
+        let (images, _) = data.batch(first: offset + step * options.batchSize, count: options.batchSize)
+        let parts = stage.train(images: imagesTensor(images))
+        return [parts.total, parts.reconstruction, parts.kl]
+    }, checkpoint: { step in
+        try folder.save(stage.vae.parameters, .vae)
+        try folder.saveOptimizer(stage.optimizer, names: stage.names, stage: name)
+        try folder.writeState(VAEPretrainingState(step: step, options: options), name)
+    }, samples: { step in
+        let path = (folder.samplesFolder as NSString).appendingPathComponent(String(format: "\(name)-%06d.png", step))
+        try writeGrid([rgbImages(previewImages), rgbImages(stage.reconstruct(previewImages))], rowLabels: ["scene", "decoded"], to: path)
+        print("wrote \(path)")
+    })
 }
 
 struct PretrainDiffusionCommand: ParsableCommand {

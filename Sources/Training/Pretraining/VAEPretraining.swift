@@ -1,6 +1,10 @@
 // Stage 1 of the default model: the autoencoder alone, on world images, until its
 // reconstructions are good. Loss: L1 reconstruction + klWeight · KL (VAELoss.swift); AdamW
 // with linear warm-up then a constant rate; gradients clipped to norm 1.
+//
+// Stage 3 uses the same loop with the encoder frozen (`decoderOnly`): the decoder keeps
+// learning to draw sharper images while the latents — which the UNet of stage 2 was trained
+// on — stay exactly as they were (how Stable Diffusion's ft-EMA/ft-MSE decoders were made).
 
 import Diffusion
 import Foundation
@@ -29,14 +33,23 @@ public final class VAEPretraining {
     public let names: [String]
     public let optimizer: AdamW
 
-    public init(vae: AutoencoderKL, options: VAEPretrainingOptions) throws {
+    public init(vae: AutoencoderKL, options: VAEPretrainingOptions, decoderOnly: Bool = false) throws {
         self.vae = vae; self.options = options
-        let parameters = try FullFineTune.parameters(of: vae)
+        var parameters = try FullFineTune.parameters(of: vae)
+        if decoderOnly {
+            for p in parameters where !Self.isDecoderParameter(p.name) { p.tensor.requiresGrad = false }
+            parameters = parameters.filter { Self.isDecoderParameter($0.name) }
+        }
         names = parameters.map(\.name)
         optimizer = AdamW(parameters: parameters.map(\.tensor), hyperparameters: .init(weightDecay: 1e-2))
     }
 
     public var step: Int { optimizer.step }
+
+    /// The decoder side of the autoencoder: what stage 3 trains (diffusers' names).
+    public static func isDecoderParameter(_ name: String) -> Bool {
+        name.hasPrefix("decoder.") || name.hasPrefix("post_quant_conv.")
+    }
 
     /// One optimiser step on `images` [N, S, S, 3] in [-1, 1]; the sampling noise comes from the
     /// step number, so a resumed run repeats it exactly.
