@@ -41,6 +41,17 @@ import TensorEngine
         #expect(try ckpt.unetWeights.tensor(named: "no.such.tensor") == nil)
     }
 
+    /// transformers 5 saves a tokenizer as tokenizer.json alone: such a folder still has a tokenizer.
+    @Test func diffusersFolderWithOnlyTokenizerJSONHasATokenizer() throws {
+        let copy = FileManager.default.temporaryDirectory.appendingPathComponent("dropbooth-sd2-\(UUID().uuidString)").path
+        try FileManager.default.copyItem(atPath: CheckpointFixtures.model("sd2-tiny"), toPath: copy)
+        defer { try? FileManager.default.removeItem(atPath: copy) }
+        for file in ["vocab.json", "merges.txt"] { try FileManager.default.removeItem(atPath: copy + "/tokenizer/" + file) }
+        let folder = try #require(try StableDiffusionCheckpoint.open(copy).tokenizerFolder)
+        let original = try CLIPTokenizer(folder: URL(fileURLWithPath: CheckpointFixtures.model("sd2-tiny/tokenizer")))
+        #expect(try CLIPTokenizer(folder: URL(fileURLWithPath: folder)).encode("a photo of a sks dog") == original.encode("a photo of a sks dog"))
+    }
+
     @Test func float32TensorsAreMappedNotCopied() throws {
         let ckpt = try StableDiffusionCheckpoint.open(CheckpointFixtures.model("sd1-tiny"))
         let t = try #require(try ckpt.unetWeights.tensor(named: "conv_in.weight"))

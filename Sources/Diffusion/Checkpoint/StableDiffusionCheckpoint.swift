@@ -93,7 +93,8 @@ public final class StableDiffusionCheckpoint: @unchecked Sendable {
         for c in CheckpointComponent.allCases {
             components[c] = try DiffusersFolder.component(c, in: folder, variant: options.variant)
         }
-        let tokenizer = fm.fileExists(atPath: sub("tokenizer", "vocab.json")) ? sub("tokenizer") : nil
+        // vocab.json + merges.txt as diffusers ships SD, or tokenizer.json alone as transformers 5 saves it.
+        let tokenizer = ["vocab.json", "tokenizer.json"].contains { fm.fileExists(atPath: sub("tokenizer", $0)) } ? sub("tokenizer") : nil
         return StableDiffusionCheckpoint(path: folder, format: .diffusersFolder, unet: unet, vae: vae, text: text,
                                          scheduler: scheduler, tokenizer: tokenizer, endOfText: eos, components: components)
     }
