@@ -5,7 +5,8 @@ import Foundation
 
 /// Read access to one folder of a job (photos dropped by anyone who can write the share), such
 /// that nothing in the folder can point the service elsewhere. Preflight lists and reads
-/// through it, and training reads the accepted images through it again. The folder is opened once (O_NOFOLLOW, O_DIRECTORY) and every file is opened
+/// through it, and training reads the accepted images through it again. The folder is opened once,
+/// one path component at a time (O_NOFOLLOW, O_DIRECTORY), and every file is opened
 /// relative to that descriptor with O_NOFOLLOW: a symlink, or a folder swapped for a symlink
 /// between listing and reading, is refused rather than followed. Sizes are checked with
 /// fstat on the opened file before reading, so a file that grows cannot make us read more.
@@ -31,30 +32,74 @@ public final class UntrustedFolder {
     public struct OpenError: Error, Sendable { public var message: String; init(_ m: String) { message = m } }
 
     private let fd: Int32
-    /// For messages: the folder as the user knows it ("" for the job root, "class/").
+    /// For messages: the folder as the user knows it ("" for the job root, "class/", "rex/class/").
     public let displayName: String
 
-    /// Opens `subfolder` (one plain name, or nil for the root) of `job`. Throws a sentence.
+    /// Opens `subfolder` of `job`: nil (or "") for the job folder itself, else a relative path
+    /// such as `class` or `rex/class` (a multi-subject job's default class folder). Each
+    /// component is opened in turn relative to the one before, with O_NOFOLLOW | O_DIRECTORY,
+    /// so a symlink at any level is refused rather than followed, and `..`, hidden and
+    /// absolute names are refused before anything is opened. Throws a sentence.
     public init(job: URL, subfolder: String?) throws(OpenError) {
         let jobFD = Glibc.open(job.path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
         guard jobFD >= 0 else {
             throw OpenError("the job folder \(job.path) cannot be opened: \(UntrustedFolder.errnoWords(errno)) (it must be a real folder, not a symbolic link)")
         }
         guard let sub = subfolder, !sub.isEmpty else { fd = jobFD; displayName = ""; return }
-        defer { Glibc.close(jobFD) }
-        guard !sub.contains("/"), sub != ".", sub != "..", !sub.hasPrefix(".") else {
-            throw OpenError("the sub-folder name \"\(sub)\" is not a plain folder name inside the job folder")
+        let components: [String]
+        do { components = try UntrustedFolder.components(of: sub) } catch {
+            Glibc.close(jobFD)
+            throw error
         }
-        let subFD = openat(jobFD, sub, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-        guard subFD >= 0 else {
+        var current = jobFD
+        for (depth, component) in components.enumerated() {
+            let next = openat(current, component, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
             let e = errno
-            if e == ELOOP || e == ENOTDIR {
-                throw OpenError("\(sub)/ is not a folder inside the job folder (symbolic links are refused)")
+            let parentKind = next < 0 ? UntrustedFolder.kind(of: component, in: current) : nil
+            Glibc.close(current)
+            guard next >= 0 else {
+                let reached = components[...depth].joined(separator: "/") + "/"
+                let inside = depth == 0 ? "the job folder" : components[..<depth].joined(separator: "/") + "/"
+                switch parentKind {
+                case .some(.symlink):
+                    throw OpenError("\(reached) is a symbolic link inside \(inside): refused (folders of a job must be real folders)")
+                case .some(.regular), .some(.other):
+                    throw OpenError("\(reached) is not a folder inside \(inside)")
+                default:
+                    throw OpenError("\(reached) cannot be opened: \(UntrustedFolder.errnoWords(e))")
+                }
             }
-            throw OpenError("\(sub)/ cannot be opened: \(UntrustedFolder.errnoWords(e))")
+            current = next
         }
-        fd = subFD
-        displayName = sub + "/"
+        fd = current
+        displayName = components.joined(separator: "/") + "/"
+    }
+
+    /// `sub` split into folder names: "./a//b/" → ["a", "b"]. Refuses absolute paths and any
+    /// `..` or hidden (dot) component, the ways a name could leave or hide in the job folder.
+    static func components(of sub: String) throws(OpenError) -> [String] {
+        guard !sub.hasPrefix("/") else {
+            throw OpenError("the sub-folder \"\(sub)\" is an absolute path; it must be a folder inside the job folder")
+        }
+        let parts = sub.split(separator: "/", omittingEmptySubsequences: true).map(String.init).filter { $0 != "." }
+        if parts.contains("..") {
+            throw OpenError("the sub-folder \"\(sub)\" contains \"..\"; it must be a folder inside the job folder")
+        }
+        if let hidden = parts.first(where: { $0.hasPrefix(".") }) {
+            throw OpenError("the sub-folder \"\(sub)\" names the hidden folder \"\(hidden)\", which the service ignores")
+        }
+        guard !parts.isEmpty else {
+            throw OpenError("the sub-folder \"\(sub)\" is not a folder name inside the job folder")
+        }
+        return parts
+    }
+
+    /// What `name` in the folder open as `dirFD` is, without following a symlink (nil when it
+    /// cannot be examined): to say why opening it as a folder failed.
+    private static func kind(of name: String, in dirFD: Int32) -> Kind? {
+        var st = stat()
+        guard fstatat(dirFD, name, &st, AT_SYMLINK_NOFOLLOW) == 0 else { return nil }
+        return kind(st)
     }
 
     deinit { Glibc.close(fd) }

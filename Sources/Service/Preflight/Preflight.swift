@@ -49,6 +49,7 @@ public enum Preflight {
                 continue
             case .directory:
                 if folder.displayName.isEmpty && entry.name == "class" { continue }
+                if options.separateSubfolders.contains(entry.name) { continue }
                 report.reject(entry.name, "a folder: sub-folders are not read\(folder.displayName.isEmpty ? " (except class/ for prior-preservation images)" : "")")
                 continue
             case .other(let what):

@@ -9,6 +9,9 @@ public struct PreflightOptions: Sendable, Equatable {
     /// Folder to scan, relative to the job folder: nil (or "") for the job root, "class" for
     /// the prior-preservation images. Never a path that leaves the job folder.
     public var subfolder: String? = nil
+    /// Sub-folders of this folder that are read on their own (a subject's class folder, e.g.
+    /// `class` inside `rex/`): passed over silently instead of rejected as a stray folder.
+    public var separateSubfolders: Set<String> = []
     /// Images beyond this count (in name order) are rejected with a reason.
     public var maxImages: Int = 1000
     /// Files larger than this are rejected before they are read.

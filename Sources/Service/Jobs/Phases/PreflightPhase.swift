@@ -25,6 +25,7 @@ public struct PreflightPhase: JobPhase {
                                            maxImagePixels: limits.maxImagePixels,
                                            minImages: imageFolder.isClassFolder ? 1 : limits.minImages, plan: plan.training)
             options.plan.threads = context.config.threads
+            options.separateSubfolders = Self.childFolders(of: folder, in: folders)
             let report = Preflight.run(jobDirectory: URL(fileURLWithPath: context.jobDirectory), options: options)
             let prefix = folder.map { $0 + "/" } ?? ""
             let stem = folder.map { "preflight-" + Self.fileSafe($0) } ?? "preflight"
@@ -54,6 +55,18 @@ public struct PreflightPhase: JobPhase {
             if !rejectedLines.isEmpty { message += "\n\nRejected files:\n" + rejectedLines.map { "  " + $0 }.joined(separator: "\n") }
             throw JobFailure(message)
         }
+    }
+
+    /// The names of the plan's folders directly inside `parent` (nil: the job folder): a
+    /// subject's `rex/class` is read as a folder of its own, not a stray folder inside `rex/`.
+    static func childFolders(of parent: String?, in folders: [JobPlan.ImageFolder]) -> Set<String> {
+        Set(folders.compactMap { candidate -> String? in
+            guard let path = candidate.subfolder else { return nil }
+            let parts = path.split(separator: "/").map(String.init)
+            guard parts.count >= 1 else { return nil }
+            let above = parts.dropLast().joined(separator: "/")
+            return above == (parent ?? "") ? parts.last : nil
+        })
     }
 
     /// "people/alice" → "people-alice": one file name per folder, in the run's top level.
