@@ -98,6 +98,89 @@ enum StopRequestForTest {
     }
 }
 
+/// A phase with resume state: a file in the state folder, written by `run` and removed by
+/// `discardResumeState`, which notes whether the run's checkpoint on disk already listed the
+/// phase as done when it was called.
+struct ResumableFakePhase: JobPhase {
+    let name = "training"
+    let skipWhenCompleted = true
+    let runs: FakePhase.Counter
+    /// Incremented per discard call that saw the phase recorded as done on disk; and per call.
+    let discardsAfterRecord: FakePhase.Counter
+    let discards: FakePhase.Counter
+
+    static func statePath(_ context: JobContext) -> String {
+        "\(context.config.stateDirectory)/training/\(context.job)/\(context.runId)/checkpoint.bin"
+    }
+
+    func run(_ context: JobContext) throws {
+        runs.value.add(1, ordering: .relaxed)
+        runs.startStep.store(context.checkpoint.step, ordering: .relaxed)
+        try Directories.create((Self.statePath(context) as NSString).deletingLastPathComponent)
+        try AtomicFile.write(Data("step 4".utf8), to: Self.statePath(context))
+        try context.saveCheckpoint(step: 4)
+    }
+
+    func discardResumeState(_ context: JobContext) throws {
+        discards.value.add(1, ordering: .relaxed)
+        let onDisk = RunCheckpoint.load(from: RunCheckpoint.path(stateDirectory: context.config.stateDirectory,
+                                                                 job: context.job, run: context.runId))
+        if onDisk.completedPhases.contains(name) { discardsAfterRecord.value.add(1, ordering: .relaxed) }
+        try? FileManager.default.removeItem(atPath: Self.statePath(context))
+    }
+}
+
+@Suite(.serialized) struct ResumeStateOrderTests {
+    let dirs = (inbox: TemporaryDirectory(), outbox: TemporaryDirectory(), state: TemporaryDirectory())
+    let runs = FakePhase.Counter(), afterRecord = FakePhase.Counter(), discards = FakePhase.Counter()
+
+    func runner() -> JobRunner {
+        dirs.inbox.write("alice/recipe.yaml", "method: lora\n")
+        let config = ServiceConfig(inbox: dirs.inbox.path, outbox: dirs.outbox.path, stateDirectory: dirs.state.path)
+        return JobRunner(config: config, job: "alice", runId: "r1", jobDirectory: dirs.inbox.path + "/alice",
+                         phases: [ResumableFakePhase(runs: runs, discardsAfterRecord: afterRecord, discards: discards)],
+                         logger: Logger(label: "test"))
+    }
+
+    @Test func resumeStateIsDiscardedOnlyAfterThePhaseIsRecordedDone() throws {
+        #expect(try runner().run() == .succeeded)
+        #expect(runs.count == 1 && discards.count == 1)
+        #expect(afterRecord.count == 1, "the resume state was discarded before the phase was recorded as done")
+        #expect(!dirs.state.exists("training/alice/r1/checkpoint.bin"))
+    }
+
+    /// Killed after the record, before the cleanup: the resumed runner must not redo the phase,
+    /// and removes the state the killed process left.
+    @Test func killBetweenRecordAndDiscardIsCleanedUpWithoutRedoingThePhase() throws {
+        dirs.state.write("training/alice/r1/checkpoint.bin", "step 4")
+        var killed = RunCheckpoint()
+        killed.completedPhases = ["training"]
+        killed.started = Date()
+        try killed.save(to: RunCheckpoint.path(stateDirectory: dirs.state.path, job: "alice", run: "r1"))
+
+        #expect(try runner().run() == .succeeded)
+        #expect(runs.count == 0, "a phase recorded as done ran again")
+        #expect(discards.count == 1)
+        #expect(!dirs.state.exists("training/alice/r1/checkpoint.bin"))
+    }
+
+    /// Killed after the phase finished, before the record: its resume state is still there, so
+    /// the rerun continues from it (the phase sees its saved step) rather than from zero.
+    @Test func killBeforeTheRecordKeepsTheResumeState() throws {
+        dirs.state.write("training/alice/r1/checkpoint.bin", "step 4")
+        var killed = RunCheckpoint()
+        killed.currentPhase = "training"
+        killed.step = 4
+        killed.started = Date()
+        try killed.save(to: RunCheckpoint.path(stateDirectory: dirs.state.path, job: "alice", run: "r1"))
+
+        #expect(try runner().run() == .succeeded)
+        #expect(runs.count == 1 && runs.startStep.load(ordering: .relaxed) == 4)
+        #expect(afterRecord.count == 1)
+        #expect(!dirs.state.exists("training/alice/r1/checkpoint.bin"))
+    }
+}
+
 @Suite struct PublishedRunTests {
     /// A run an orphaned process already published is not run again, nor its results replaced.
     @Test func publishedRunIsNeverRunTwice() throws {

@@ -42,12 +42,13 @@ import Testing
         }
     }
 
-    func run(job: String, recipe: String, images: Int = 2, stop: StopAfter? = nil) throws -> JobRunner.Outcome {
+    func run(job: String, recipe: String, images: Int = 2, stop: StopAfter? = nil,
+             training: any JobPhase = TrainingPhase()) throws -> JobRunner.Outcome {
         dirs.inbox.write("\(job)/recipe.yaml", recipe)
         if images > 0, !dirs.inbox.exists("\(job)/img0.png") { try writeImages(job, count: images) }
         let config = ServiceConfig(inbox: dirs.inbox.path, outbox: dirs.outbox.path, stateDirectory: dirs.state.path,
                                    models: ["tiny": Self.sd1Tiny])
-        let phases: [any JobPhase] = [ValidateRecipePhase(validate: Self.shrunk), PreflightPhase(), TrainingPhase()]
+        let phases: [any JobPhase] = [ValidateRecipePhase(validate: Self.shrunk), PreflightPhase(), training]
         var runner = JobRunner(config: config, job: job, runId: "r1", jobDirectory: dirs.inbox.path + "/" + job,
                                phases: phases, logger: Logger(label: "test"))
         runner.shouldStop = { stop?.ask() ?? false }
@@ -111,6 +112,33 @@ import Testing
         for (r, w) in zip(resumed, whole) {
             #expect(abs(r.loss - w.loss) <= 1e-5 * abs(w.loss), "step \(r.step): loss \(r.loss) after resume, \(w.loss) uninterrupted")
         }
+    }
+
+    /// The training phase, ended as if the process were killed right after it returned and
+    /// before the runner recorded it as done (JobStopped leaves the record as a kill would).
+    struct KilledBeforeRecord: JobPhase {
+        let name = "training"
+        let skipWhenCompleted = true
+        func run(_ context: JobContext) throws {
+            try TrainingPhase().run(context)
+            throw JobStopped()
+        }
+    }
+
+    @Test func killBetweenFinishedTrainingAndItsRecordDoesNotTrainAgain() throws {
+        let recipe = Self.recipe("lora", steps: 3, extra: "subject: {token: sks}")
+        #expect(try run(job: "killed", recipe: recipe, training: KilledBeforeRecord()) == .stopped)
+        #expect(dirs.state.exists("training/killed/r1/checkpoint.safetensors"),
+                "the finished run's state must survive until the phase is recorded as done")
+        let before = try summary("killed", live: false)
+        #expect(before.steps == 3 && before.losses.count == 3)
+
+        #expect(try run(job: "killed", recipe: recipe) == .succeeded)
+        let after = try summary("killed")
+        #expect(after.losses == before.losses)
+        // No step was trained again: the train time is the first process's, unchanged.
+        #expect(after.seconds["train"] == before.seconds["train"])
+        #expect(!dirs.state.exists("training/killed/r1"), "the state goes once the phase is recorded as done")
     }
 
     /// Two subjects, each with its folder, token and class: both folders train in one run.

@@ -10,6 +10,16 @@ public protocol JobPhase: Sendable {
     /// Does the work. Throw `JobFailure` for problems the job's owner must fix (said in plain
     /// words), `JobStopped` (via `context.checkStop()`) to stop at a checkpoint.
     func run(_ context: JobContext) throws
+    /// Removes what the phase kept to continue after a restart (the training checkpoint). The
+    /// runner calls it only after the phase is recorded as done in the run's checkpoint, and
+    /// again for a done phase it skips on resume: a kill between `run` returning and the record
+    /// would otherwise find the resume state gone and redo the phase from its start. Must be
+    /// idempotent (it may run more than once). Default: nothing to remove.
+    func discardResumeState(_ context: JobContext) throws
+}
+
+extension JobPhase {
+    public func discardResumeState(_ context: JobContext) throws {}
 }
 
 /// A problem with the job itself: the text goes to the outbox's error.txt as it is, so it says

@@ -133,6 +133,8 @@ public struct JobRunner: Sendable {
             for phase in phases {
                 if phase.skipWhenCompleted && context.checkpoint.completedPhases.contains(phase.name) {
                     logger.info("phase \(phase.name): already done before the restart")
+                    // A kill after the record but before the cleanup leaves the state behind.
+                    discardResumeState(of: phase, context)
                     continue
                 }
                 try context.checkStop()
@@ -165,6 +167,8 @@ public struct JobRunner: Sendable {
                 context.checkpoint.currentPhase = nil
                 context.checkpoint.step = 0
                 try context.checkpoint.save(to: checkpointPath)
+                // Only now: until the record is on disk, the resume state is what a restart needs.
+                discardResumeState(of: phase, context)
             }
         } catch is JobStopped {
             recordRunningPhase()
@@ -191,6 +195,14 @@ public struct JobRunner: Sendable {
         }
         try publisher.publish(done)
         return .succeeded
+    }
+
+    /// A phase's resume state is only disk space once the phase is recorded as done: failing
+    /// to remove it is logged, and the next start of the run tries again.
+    private func discardResumeState(of phase: any JobPhase, _ context: JobContext) {
+        do { try phase.discardResumeState(context) } catch {
+            logger.warning("phase \(phase.name): its resume state could not be removed (\(error)); the next start tries again")
+        }
     }
 
     /// The recipe as it was run, copied once at the first start (a resumed run keeps it).

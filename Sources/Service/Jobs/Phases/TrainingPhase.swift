@@ -9,9 +9,10 @@ import Training
 /// tensors, AdamW's moments, the sampler's generator and data order) is written every
 /// `train.checkpoint_every` steps, when the service asks the job to stop (SIGTERM, quiet hours)
 /// and once training is done; after a restart the run continues from it as if it had never
-/// stopped. It is removed once the results are exported. `training/summary.json` (the loss
+/// stopped. `training/summary.json` (the loss
 /// curve, timings, grids, outputs) is rewritten at the same moments, so a resumed run keeps
-/// the curve from before the restart.
+/// the curve from before the restart. The state goes only after the runner has recorded the
+/// phase as done (`discardResumeState`), so no kill can leave a finished run without it.
 public struct TrainingPhase: JobPhase {
     public let name = "training"
     public let skipWhenCompleted = true
@@ -48,7 +49,7 @@ public struct TrainingPhase: JobPhase {
         }
         try Self.checkSizes(recipe, basePath: basePath)
         let work = context.workDirectory
-        let state = "\(context.config.stateDirectory)/training/\(context.job)/\(context.runId)"
+        let state = Self.stateDirectory(context)
         let checkpointPath = state + "/checkpoint.safetensors"
         try Directories.create(state)
         try Directories.create(work + "/training")
@@ -92,10 +93,13 @@ public struct TrainingPhase: JobPhase {
         }
         summary.steps = run.step
 
+        // The summary first: killed between the two writes, the resumed run restores the older
+        // checkpoint and drops the summary's later losses (then recomputes them); the other
+        // order would resume past losses the summary never got.
         func saveState() throws {
-            try run.saveCheckpoint(to: checkpointPath)
             summary.steps = run.step
             try AtomicFile.writeJSON(summary, to: summaryPath)
+            try run.saveCheckpoint(to: checkpointPath)
             try context.saveCheckpoint(step: run.step)
         }
 
@@ -151,10 +155,25 @@ public struct TrainingPhase: JobPhase {
         summary.outputs = try timed("export") { try Self.export(run, recipe: recipe, context: context) }
         summary.steps = run.step
         try AtomicFile.writeJSON(summary, to: summaryPath)
-        // The training state is large (a full fine-tune's is three times the UNet): it goes once
-        // the results are written. A kill before the runner records the phase as done retrains.
-        try? FileManager.default.removeItem(atPath: state)
+        // The training state stays until the runner has recorded this phase as done (then
+        // `discardResumeState`): a kill before the record resumes from the finished checkpoint
+        // and only redraws and re-exports, instead of training again from step 0.
         context.logger.info("training: done, \(summary.outputs.count) file(s) exported")
+    }
+}
+
+extension TrainingPhase {
+    /// `<state>/training/<job>/<run>`: the checkpoint a resumed run continues from.
+    static func stateDirectory(_ context: JobContext) -> String {
+        "\(context.config.stateDirectory)/training/\(context.job)/\(context.runId)"
+    }
+
+    /// The training state is large (a full fine-tune's is three times the UNet): it goes once
+    /// the runner has recorded the phase as done.
+    public func discardResumeState(_ context: JobContext) throws {
+        let state = Self.stateDirectory(context)
+        guard FileManager.default.fileExists(atPath: state) else { return }
+        try FileManager.default.removeItem(atPath: state)
     }
 }
 
