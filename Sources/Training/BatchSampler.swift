@@ -22,6 +22,10 @@ public struct TrainingExample {
     public var tokenIDs: [Int]?
     /// … or cached text-encoder states [1, L, D].
     public var hiddenStates: Tensor?
+    /// Which subject of the job the example shows (or, for a class example, whose class it
+    /// is): with prior preservation an instance example is paired with its own subject's
+    /// class examples only.
+    public var subject: Int = 0
 
     public init(latents: Tensor, tokenIDs: [Int]) {
         self.latents = latents; self.tokenIDs = tokenIDs; hiddenStates = nil
@@ -43,9 +47,12 @@ public struct BatchSampler {
 
     public let examples: [TrainingExample]
     /// Prior-preservation class examples: each batch appends as many as it has instance
-    /// examples, the k-th instance slot taking class example (its position mod class count),
-    /// as diffusers' DreamBooth dataset pairs them.
+    /// examples, each instance slot taking one of its own subject's class examples, the one
+    /// at (the slot's position in the data stream) mod (that subject's class count). With one
+    /// subject this is diffusers' DreamBooth dataset pairing exactly.
     public let classExamples: [TrainingExample]
+    /// Per subject, the indices of its class examples in `classExamples`.
+    let classExamplesBySubject: [Int: [Int]]
     public let batchSize: Int
     public let numTrainTimesteps: Int
     /// Draw [N, C] normals for the noise offset.
@@ -57,6 +64,12 @@ public struct BatchSampler {
         precondition(!examples.isEmpty && batchSize > 0, "a sampler needs examples and a positive batch size")
         let shape = examples[0].latents.shape
         precondition((examples + classExamples).allSatisfy { $0.latents.shape == shape }, "every example needs latents of shape \(shape) (one resolution per sampler)")
+        classExamplesBySubject = Dictionary(grouping: classExamples.indices, by: { classExamples[$0].subject })
+        if !classExamples.isEmpty {
+            for subject in Set(examples.map(\.subject)) {
+                precondition(classExamplesBySubject[subject] != nil, "subject \(subject) has instance examples but no class examples")
+            }
+        }
         self.examples = examples; self.classExamples = classExamples; self.batchSize = batchSize
         self.numTrainTimesteps = numTrainTimesteps; self.drawsOffsetNoise = drawsOffsetNoise
         var rng = PhiloxRandom(seed: seed)
@@ -85,7 +98,12 @@ public struct BatchSampler {
             state.position += 1
         }
         var items = chosen.map { examples[$0] }
-        if !classExamples.isEmpty { items += positions.map { classExamples[$0 % classExamples.count] } }
+        if !classExamples.isEmpty {
+            items += zip(chosen, positions).map { example, position in
+                let own = classExamplesBySubject[examples[example].subject]!
+                return classExamples[own[position % own.count]]
+            }
+        }
 
         var latents = concat(items.map(\.latents), axis: 0)
         let noise = rng.normal(shape: latents.shape)

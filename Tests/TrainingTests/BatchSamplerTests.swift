@@ -33,6 +33,40 @@ import TensorEngine
         #expect(tokens.map { $0[0] } == [ids[0], ids[1], 0, 1])
     }
 
+    /// Two subjects of different classes (a dog: instance 0–2, class 100–101; a cat: instance
+    /// 10–11, class 200–202): every class slot holds a class image of its instance's subject,
+    /// and over the epochs each subject's class images are all used.
+    @Test func classImagesArePairedWithTheirOwnSubject() {
+        func tagged(_ values: [Int], subject: Int) -> [TrainingExample] {
+            values.map {
+                var e = TrainingExample(latents: Tensor(repeating: Float($0), shape: [1, 2, 2, 4]), tokenIDs: [$0])
+                e.subject = subject
+                return e
+            }
+        }
+        let instances = tagged([0, 1, 2], subject: 0) + tagged([10, 11], subject: 1)
+        // Class examples interleaved, so pairing by position in the list would mix them.
+        let classes = tagged([100], subject: 0) + tagged([200, 201], subject: 1) + tagged([101], subject: 0) + tagged([202], subject: 1)
+        let classOf = [0: Set([100, 101]), 1: Set([200, 201, 202])]
+        var used: [Int: Set<Int>] = [:]
+        for batchSize in [1, 2, 3] {
+            var sampler = BatchSampler(examples: instances, classExamples: classes, batchSize: batchSize, numTrainTimesteps: 1000, seed: 3)
+            for _ in 0..<12 {
+                let batch = sampler.next()
+                let ids = taken(batch)
+                #expect(batch.count == 2 * batchSize)
+                for k in 0..<batchSize {
+                    let subject = ids[k] < 10 ? 0 : 1
+                    #expect(classOf[subject]!.contains(ids[batchSize + k]), "instance \(ids[k]) paired with class image \(ids[batchSize + k]): \(ids)")
+                    used[subject, default: []].insert(ids[batchSize + k])
+                }
+                guard case .tokenIDs(let tokens) = batch.conditioning else { Issue.record("expected token ids"); return }
+                #expect(tokens.map { $0[0] } == ids, "captions travel with their latents")
+            }
+        }
+        #expect(used == classOf)
+    }
+
     @Test func sameSeedSameBatches() {
         var a = BatchSampler(examples: examples(4), batchSize: 2, numTrainTimesteps: 1000, seed: 42)
         var b = BatchSampler(examples: examples(4), batchSize: 2, numTrainTimesteps: 1000, seed: 42)

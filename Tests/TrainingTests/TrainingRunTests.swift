@@ -113,6 +113,24 @@ import TensorEngine
         #expect(unet.parameters["conv_in.weight"]!.scalars != before)
     }
 
+    /// Prior preservation with two subjects: each subject needs class images of its own (they
+    /// are never borrowed from another subject's class); the message names the image and subject.
+    @Test func priorPreservationRefusesASubjectWithoutClassImages() throws {
+        var o = TrainingRunOptions(method: .lora(LoRAOptions(rank: 2, alpha: 2, targets: [.attention], seed: 1)), methodName: "dreambooth",
+                                   resolution: 16, steps: 1, optimizer: OptimizerOptions(learningRate: 1e-4, totalSteps: 1))
+        o.loss = LossOptions(priorLossWeight: 1)
+        var images = Self.images(2) { "a photo of subject \($0)" }
+        images[1].subject = 1
+        let dogs = Self.images(2) { _ in "a photo of a dog" }
+        #expect(throws: TrainingRunError("prior preservation: img1.png belongs to subject 2, which has no class images (each subject is paired with its own class)")) {
+            _ = try TrainingRun(basePath: Self.sd1Tiny, options: o, images: images, classImages: dogs)
+        }
+        var both = dogs
+        both[1].subject = 1
+        let run = try TrainingRun(basePath: Self.sd1Tiny, options: o, images: images, classImages: both)
+        #expect(run.sampler.classExamples.map(\.subject) == [0, 1])
+    }
+
     /// Dropout changes the step (the adapter sees masked inputs once B is nonzero), leaves
     /// sampling alone, and resumes exactly (its masks are a function of seed and step).
     @Test func loraDropoutChangesTrainingAndResumesExactly() throws {

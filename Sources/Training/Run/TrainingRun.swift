@@ -51,6 +51,12 @@ public final class TrainingRun {
         if options.loss.priorLossWeight != nil, classImages.isEmpty {
             throw TrainingRunError("prior preservation needs class images; none were given")
         }
+        if options.loss.priorLossWeight != nil {
+            let withClass = Set(classImages.map(\.subject))
+            if let lonely = images.first(where: { !withClass.contains($0.subject) }) {
+                throw TrainingRunError("prior preservation: \(lonely.name) belongs to subject \(lonely.subject + 1), which has no class images (each subject is paired with its own class)")
+            }
+        }
         self.options = options
         self.basePath = basePath
         imageCount = images.count
@@ -158,6 +164,7 @@ public final class TrainingRun {
             if options.randomFlip {
                 (e.flippedLatents, e.flippedLatentStd) = Self.encodeLatents(square.flippedHorizontally(), vae: vae)
             }
+            e.subject = image.subject
             done += 1
             progress(done, total)
             return e

@@ -52,13 +52,17 @@ public struct TrainingRunOptions: Sendable {
 }
 
 /// One image as training takes it: the decoded picture (EXIF orientation applied), the text it
-/// is trained with, and for prior preservation whether it is a class image.
+/// is trained with, and which subject of the job it belongs to.
 public struct TrainingImage: Sendable {
     public var name: String
     public var image: Imaging.RGBImage
     public var caption: String
-    public init(name: String, image: Imaging.RGBImage, caption: String) {
-        self.name = name; self.image = image; self.caption = caption
+    /// The subject (its index among the job's subjects) the image shows, or for a class image
+    /// the subject whose class it is: prior preservation pairs each instance image with class
+    /// images of its own subject's class (a dog's photos with dogs, a cat's with cats).
+    public var subject: Int
+    public init(name: String, image: Imaging.RGBImage, caption: String, subject: Int = 0) {
+        self.name = name; self.image = image; self.caption = caption; self.subject = subject
     }
 }
 

@@ -18,7 +18,7 @@ extension TrainingPhase {
         }
     }
 
-    static func decodeImages(_ context: JobContext, folder: String, report: PreflightReport,
+    static func decodeImages(_ context: JobContext, folder: String, report: PreflightReport, subject: Int,
                              caption: (PreflightReport.AcceptedImage) -> String) throws -> [TrainingImage] {
         let sub = folder == "." || folder.isEmpty ? nil : folder
         let untrusted: UntrustedFolder
@@ -35,7 +35,7 @@ extension TrainingPhase {
             }
             do {
                 let decoded = try ImageDecoder.decode(bytes, limits: ImageLimits(maxBytes: limits.maxImageBytes, maxPixels: limits.maxImagePixels))
-                return TrainingImage(name: place + accepted.fileName, image: decoded.image, caption: caption(accepted))
+                return TrainingImage(name: place + accepted.fileName, image: decoded.image, caption: caption(accepted), subject: subject)
             } catch {
                 throw JobFailure("\(place)\(accepted.fileName) changed since preflight and can no longer be decoded: \(error)")
             }
@@ -47,9 +47,9 @@ extension TrainingPhase {
     static func instanceImages(_ context: JobContext, _ recipe: Recipe) throws -> [TrainingImage] {
         var images: [TrainingImage] = []
         var seen = Set<String>()
-        for subject in recipe.subjects where seen.insert(subject.folder).inserted {
+        for (index, subject) in recipe.subjects.enumerated() where seen.insert(subject.folder).inserted {
             let report = try preflightReport(context, folder: subject.folder)
-            images += try decodeImages(context, folder: subject.folder, report: report) { accepted in
+            images += try decodeImages(context, folder: subject.folder, report: report, subject: index) { accepted in
                 if recipe.captions.useFiles, let text = accepted.caption {
                     return subject.expand(recipe.captions.template, caption: text)
                 }
@@ -59,7 +59,8 @@ extension TrainingPhase {
         return images
     }
 
-    /// Prior-preservation images: `class_images` per subject, first from its class folder, the
+    /// Prior-preservation images: `class_images` per subject (tagged with it, so that training
+    /// pairs each subject's photos with its own class), first from its class folder, the
     /// rest drawn with the base model and kept in `<state>/class-images/` (keyed by base model,
     /// class prompt and resolution), where the next job for the same class finds them.
     static func classImages(_ context: JobContext, _ recipe: Recipe, basePath: String) throws -> [TrainingImage] {
@@ -67,13 +68,13 @@ extension TrainingPhase {
         let wanted = recipe.priorPreservation.classImages
         var images: [TrainingImage] = []
         var pipeline: TextToImagePipeline?
-        for subject in recipe.subjects {
+        for (index, subject) in recipe.subjects.enumerated() {
             let folder = subject.classFolder
             let plan = try context.plan
             let have: [TrainingImage]
             if plan.imageFolders.contains(where: { $0.subfolder == folder && $0.isClassFolder }) {
                 let report = try preflightReport(context, folder: folder)
-                have = try decodeImages(context, folder: folder, report: report) { _ in subject.expand(subject.classPrompt) }
+                have = try decodeImages(context, folder: folder, report: report, subject: index) { _ in subject.expand(subject.classPrompt) }
             } else {
                 have = []
             }
@@ -94,7 +95,7 @@ extension TrainingPhase {
                                              shouldStop: { (try? context.checkStop()) == nil })
                 for (i, path) in paths.enumerated() {
                     let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
-                    images.append(TrainingImage(name: "class image \(i)", image: try ImageDecoder.decode(bytes).image, caption: prompt))
+                    images.append(TrainingImage(name: "class image \(i)", image: try ImageDecoder.decode(bytes).image, caption: prompt, subject: index))
                 }
             } catch is ClassImageGenerationStopped {
                 throw JobStopped()
