@@ -105,12 +105,15 @@ public struct BatchSampler {
             }
         }
 
-        var latents = concat(items.map(\.latents), axis: 0)
-        let noise = rng.normal(shape: latents.shape)
-        let offset = drawsOffsetNoise ? rng.normal(shape: [latents.shape[0], latents.shape[3]]) : nil
+        let one = items[0].latents.shape
+        let shape = [items.count] + one.dropFirst()
+        let noise = rng.normal(shape: shape)
+        let offset = drawsOffsetNoise ? rng.normal(shape: [shape[0], shape[3]]) : nil
         let timesteps = items.map { _ in rng.nextInt(below: numTrainTimesteps) }
         // Drawn after the rest, and only for examples that have a distribution or a mirror, so
-        // runs on fixed latents draw what they always drew.
+        // runs on fixed latents draw what they always drew. Each example's latents are made
+        // once and joined once (no batch of means built only to be replaced).
+        let latents: Tensor
         if items.contains(where: { $0.latentStd != nil || $0.flippedLatents != nil }) {
             latents = concat(items.map { item -> Tensor in
                 var (mean, std) = (item.latents, item.latentStd)
@@ -118,9 +121,12 @@ public struct BatchSampler {
                 guard let std else { return mean }
                 let eps = rng.normal(shape: mean.shape)
                 let out = Tensor(uninitializedShape: mean.shape)
-                for i in 0..<mean.count { out.data[i] = mean.data[i] + std.data[i] * eps.data[i] }
+                let (m, d, n, o) = (mean.data, std.data, eps.data, out.data)
+                for i in 0..<mean.count { o[i] = m[i] + d[i] * n[i] }
                 return out
             }, axis: 0)
+        } else {
+            latents = concat(items.map(\.latents), axis: 0)
         }
         let conditioning: Conditioning
         if items[0].hiddenStates != nil {

@@ -93,11 +93,10 @@ public final class DiffusionTrainer {
     }
 
     private func forward(_ batch: TrainingBatch) -> (Tensor, (instance: Tensor, prior: Tensor)?) {
-        let shape = batch.latents.shape
+        // Tensors throughout: no round trip of latents and noise through [Float] per step.
         let noise = effectiveNoise(batch, offset: lossOptions.noiseOffset)
-        let (x0, eps) = (batch.latents.scalars, noise.scalars)
-        let noisy = Tensor(schedule.addNoise(original: x0, noise: eps, timesteps: batch.timesteps), shape: shape)
-        let target = Tensor(schedule.trainingTarget(sample: x0, noise: eps, timesteps: batch.timesteps), shape: shape)
+        let noisy = schedule.addNoise(original: batch.latents, noise: noise, timesteps: batch.timesteps)
+        let target = schedule.trainingTarget(sample: batch.latents, noise: noise, timesteps: batch.timesteps)
         let context: Tensor
         switch batch.conditioning {
         case .hiddenStates(let states):

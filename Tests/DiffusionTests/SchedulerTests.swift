@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import ModelIO
+import TensorEngine
 @testable import Diffusion
 
 /// Noise schedule and training helpers against diffusers' DDPMScheduler
@@ -52,6 +53,16 @@ import ModelIO
         #expect(vSchedule.trainingTarget(sample: x0, noise: noise, timesteps: timesteps)
                 == vSchedule.velocity(sample: x0, noise: noise, timesteps: timesteps))
         #expect(schedule.trainingTarget(sample: x0, noise: noise, timesteps: timesteps) == noise)
+
+        // The tensor versions the training step uses: against diffusers' values too.
+        let shape = [timesteps.count, x0.count / timesteps.count]
+        let (x0T, noiseT) = (Tensor(x0, shape: shape), Tensor(noise, shape: shape))
+        let noisyT = schedule.addNoise(original: x0T, noise: noiseT, timesteps: timesteps)
+        #expect(noisyT.shape == shape)
+        DiffusionFixture.expectClose(noisyT.scalars, try f.floats("noisy"), "add_noise on tensors")
+        DiffusionFixture.expectClose(vSchedule.trainingTarget(sample: x0T, noise: noiseT, timesteps: timesteps).scalars,
+                                     try f.floats("velocity"), "get_velocity on tensors")
+        #expect(schedule.trainingTarget(sample: x0T, noise: noiseT, timesteps: timesteps) === noiseT, "ε target: the noise, not a copy")
     }
 
     @Test func readsAStableDiffusionSchedulerConfig() throws {

@@ -1,4 +1,5 @@
 import Foundation
+import TensorEngine
 
 /// The forward (noising) process of a diffusion model: betas over the training timesteps and the
 /// cumulative alpha products, in float32 as diffusers computes them, with the training-side
@@ -103,16 +104,61 @@ public struct NoiseSchedule: Sendable {
         }
     }
 
+    // MARK: Training, on tensors
+    //
+    // The same values as the [Float] versions, written straight into a new tensor: the training
+    // step calls these every micro-batch, and copying latents and noise out to arrays and the
+    // results back would cost four copies of the batch per step for nothing.
+
+    /// x_t for a batch [N, …]: sample b noised to timesteps[b]. Outside any autodiff graph.
+    public func addNoise(original: Tensor, noise: Tensor, timesteps: [Int]) -> Tensor {
+        mix(original, noise, timesteps) { a, s, x, e in a * x + s * e }
+    }
+
+    /// The v-prediction target for a batch [N, …].
+    public func velocity(sample: Tensor, noise: Tensor, timesteps: [Int]) -> Tensor {
+        mix(sample, noise, timesteps) { a, s, x, e in a * e - s * x }
+    }
+
+    /// The training target for a batch: `noise` itself (no copy) for ε-prediction.
+    public func trainingTarget(sample: Tensor, noise: Tensor, timesteps: [Int]) -> Tensor {
+        switch config.predictionType {
+        case .epsilon: return noise
+        case .vPrediction: return velocity(sample: sample, noise: noise, timesteps: timesteps)
+        }
+    }
+
+    private func mix(_ x: Tensor, _ e: Tensor, _ timesteps: [Int], _ f: (Float, Float, Float, Float) -> Float) -> Tensor {
+        precondition(x.shape == e.shape, "samples \(x.shape) and noise \(e.shape) differ in shape")
+        let out = Tensor(uninitializedShape: x.shape)
+        mix(x.data, e.data, count: x.count, timesteps, into: out.data, f)
+        return out
+    }
+
     private func mix(_ x: [Float], _ e: [Float], _ timesteps: [Int],
                      _ f: (Float, Float, Float, Float) -> Float) -> [Float] {
-        precondition(x.count == e.count && !timesteps.isEmpty && x.count % timesteps.count == 0,
-                     "samples, noise and timesteps disagree in size")
-        let per = x.count / timesteps.count
+        precondition(x.count == e.count, "samples and noise disagree in size")
         var out = [Float](repeating: 0, count: x.count)
+        x.withUnsafeBufferPointer { xs in
+            e.withUnsafeBufferPointer { es in
+                out.withUnsafeMutableBufferPointer { o in
+                    guard let xp = xs.baseAddress, let ep = es.baseAddress, let op = o.baseAddress else { return }
+                    mix(xp, ep, count: x.count, timesteps, into: op, f)
+                }
+            }
+        }
+        return out
+    }
+
+    /// The one loop both front ends share: out[i] = f(√ᾱ_t, √(1−ᾱ_t), x[i], e[i]), t the
+    /// timestep of the sample element i belongs to.
+    private func mix(_ x: UnsafePointer<Float>, _ e: UnsafePointer<Float>, count: Int, _ timesteps: [Int],
+                     into out: UnsafeMutablePointer<Float>, _ f: (Float, Float, Float, Float) -> Float) {
+        precondition(!timesteps.isEmpty && count % timesteps.count == 0, "samples, noise and timesteps disagree in size")
+        let per = count / timesteps.count
         for (b, t) in timesteps.enumerated() {
             let a = alphasCumprod[t].squareRoot(), s = (1 - alphasCumprod[t]).squareRoot()
             for i in (b * per)..<((b + 1) * per) { out[i] = f(a, s, x[i], e[i]) }
         }
-        return out
     }
 }
