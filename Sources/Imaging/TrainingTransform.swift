@@ -41,6 +41,22 @@ public struct TrainingTransform: Sendable, Equatable {
         return flip ? square.flippedHorizontally() : square
     }
 
+    /// For aspect-ratio buckets (train.buckets): resize so the image covers `width` × `height`
+    /// with its aspect ratio kept, and cut that size from the centre, in one pass. No random
+    /// placement: the trim is a thin strip, there is nothing to move (see the recipe check
+    /// that refuses buckets with center_crop off).
+    public func apply(_ image: RGBImage, width: Int, height: Int, flip: Bool = false) -> RGBImage {
+        precondition(width > 0 && height > 0, "bucket size \(width)x\(height)")
+        let scale = max(Double(width) / Double(image.width), Double(height) / Double(image.height))
+        let w = max(width, Int((Double(image.width) * scale).rounded()))
+        let h = max(height, Int((Double(image.height) * scale).rounded()))
+        let (x, y) = ((w - width) / 2, (h - height) / 2)
+        let out = (w == image.width && h == image.height)
+            ? image.cropped(x: x, y: y, width: width, height: height)
+            : Resampler.resize(image, width: w, height: h, cropX: x, cropY: y, cropWidth: width, cropHeight: height)
+        return flip ? out.flippedHorizontally() : out
+    }
+
     /// The share of the (resized) image the square keeps, 0...1: low for panoramas.
     public func keptFraction(width: Int, height: Int) -> Double {
         Double(min(width, height)) / Double(max(width, height))

@@ -43,6 +43,9 @@ public struct BatchSampler {
         /// How many of `order` were used.
         public var position: Int
         public var epoch: Int
+        /// Bucketed samplers only: the current epoch's batches, as the lengths of the
+        /// consecutive runs of `order` that make them (each run one bucket's examples).
+        public var batchLengths: [Int]? = nil
     }
 
     public let examples: [TrainingExample]
@@ -57,13 +60,27 @@ public struct BatchSampler {
     public let numTrainTimesteps: Int
     /// Draw [N, C] normals for the noise offset.
     public let drawsOffsetNoise: Bool
+    /// Aspect-ratio buckets: examples come in several latent sizes, and each batch takes
+    /// examples of one size only. Per epoch, every bucket's examples (in the epoch's shuffled
+    /// order) are cut into batches of `batchSize`, the last one of a bucket shorter when its
+    /// count does not divide evenly, and the batches of all buckets are shuffled together:
+    /// every example once per epoch, as without buckets.
+    public let bucketed: Bool
     public private(set) var state: State
 
     public init(examples: [TrainingExample], classExamples: [TrainingExample] = [], batchSize: Int, numTrainTimesteps: Int,
-                drawsOffsetNoise: Bool = false, seed: UInt64) {
+                drawsOffsetNoise: Bool = false, bucketed: Bool = false, seed: UInt64) {
         precondition(!examples.isEmpty && batchSize > 0, "a sampler needs examples and a positive batch size")
         let shape = examples[0].latents.shape
-        precondition((examples + classExamples).allSatisfy { $0.latents.shape == shape }, "every example needs latents of shape \(shape) (one resolution per sampler)")
+        if bucketed {
+            // A prior-preservation batch joins instance and class latents in one tensor.
+            precondition(classExamples.isEmpty, "a bucketed sampler takes no class examples")
+            precondition(examples.allSatisfy { $0.latents.rank == 4 && $0.latents.shape[3] == shape[3] && $0.latents.shape[0] == 1 },
+                         "every example needs latents [1, h, w, \(shape[3])]")
+        } else {
+            precondition((examples + classExamples).allSatisfy { $0.latents.shape == shape }, "every example needs latents of shape \(shape) (one resolution per sampler)")
+        }
+        self.bucketed = bucketed
         classExamplesBySubject = Dictionary(grouping: classExamples.indices, by: { classExamples[$0].subject })
         if !classExamples.isEmpty {
             for subject in Set(examples.map(\.subject)) {
@@ -73,29 +90,64 @@ public struct BatchSampler {
         self.examples = examples; self.classExamples = classExamples; self.batchSize = batchSize
         self.numTrainTimesteps = numTrainTimesteps; self.drawsOffsetNoise = drawsOffsetNoise
         var rng = PhiloxRandom(seed: seed)
-        let order = rng.shuffled(Array(examples.indices))
-        state = State(random: rng.state, order: order, position: 0, epoch: 0)
+        state = State(random: rng.state, order: [], position: 0, epoch: 0)
+        startEpoch(&rng)
+        state.random = rng.state
     }
 
     /// Continues from a saved state (the examples must be the same, in the same order).
     public mutating func restore(_ saved: State) {
         precondition(saved.order.sorted() == Array(examples.indices), "saved data order is for \(saved.order.count) examples, have \(examples.count)")
+        precondition((saved.batchLengths != nil) == bucketed, "the saved state is \(saved.batchLengths == nil ? "without" : "with") buckets, this sampler \(bucketed ? "has them" : "has none")")
         state = saved
+    }
+
+    /// A new epoch's order (and with buckets its batches), position 0.
+    private mutating func startEpoch(_ rng: inout PhiloxRandom) {
+        let shuffled = rng.shuffled(Array(examples.indices))
+        state.position = 0
+        guard bucketed else { state.order = shuffled; return }
+        var buckets: [[Int]] = []
+        var bucketOf: [[Int]: Int] = [:]
+        for i in shuffled {
+            let size = Array(examples[i].latents.shape[1...2])
+            if let b = bucketOf[size] { buckets[b].append(i) } else { bucketOf[size] = buckets.count; buckets.append([i]) }
+        }
+        let batches = buckets.flatMap { bucket in
+            stride(from: 0, to: bucket.count, by: batchSize).map { Array(bucket[$0..<min($0 + batchSize, bucket.count)]) }
+        }
+        let batchOrder = rng.shuffled(Array(batches.indices))
+        state.order = batchOrder.flatMap { batches[$0] }
+        state.batchLengths = batchOrder.map { batches[$0].count }
     }
 
     public mutating func next() -> TrainingBatch {
         var rng = PhiloxRandom(state: state.random)
         var chosen: [Int] = []
         var positions: [Int] = []
-        for _ in 0..<batchSize {
+        if bucketed {
             if state.position == state.order.count {
-                state.order = rng.shuffled(Array(examples.indices))
-                state.position = 0
+                startEpoch(&rng)
                 state.epoch += 1
             }
-            positions.append(state.epoch * examples.count + state.position)
-            chosen.append(state.order[state.position])
-            state.position += 1
+            // The batch starting at `position`: batches are consecutive runs of the order.
+            var start = 0, k = 0
+            let lengths = state.batchLengths ?? []
+            while start < state.position { start += lengths[k]; k += 1 }
+            precondition(start == state.position && k < lengths.count, "sampler position \(state.position) is not at a batch boundary")
+            chosen = Array(state.order[start..<(start + lengths[k])])
+            positions = Array(start..<(start + lengths[k])).map { state.epoch * examples.count + $0 }
+            state.position += lengths[k]
+        } else {
+            for _ in 0..<batchSize {
+                if state.position == state.order.count {
+                    startEpoch(&rng)
+                    state.epoch += 1
+                }
+                positions.append(state.epoch * examples.count + state.position)
+                chosen.append(state.order[state.position])
+                state.position += 1
+            }
         }
         var items = chosen.map { examples[$0] }
         if !classExamples.isEmpty {

@@ -121,6 +121,13 @@ import Imaging
         // Deterministic: a second run gives the same report (contact sheet bytes included).
         let again = Preflight.run(jobDirectory: job.url, options: Self.options())
         #expect(again == report)
+
+        // With buckets no square crop loses the panorama: that note gives way to the buckets one.
+        var bucketed = Self.options()
+        bucketed.buckets = true
+        let notes = Preflight.run(jobDirectory: job.url, options: bucketed).notes
+        #expect(!notes.contains { $0.hasPrefix("the square crop keeps") })
+        #expect(notes.contains { $0.hasPrefix("buckets are on: each photo trains at its own shape (about 64x64 pixels in area)") })
     }
 
     @Test func tooFewUsableImagesFailsTheJobWithAPlainReason() throws {

@@ -141,6 +141,20 @@ import Testing
         #expect(!dirs.state.exists("training/killed/r1"), "the state goes once the phase is recorded as done")
     }
 
+    /// train.buckets through the whole job: a landscape and a portrait photo train at their
+    /// own sizes (the recipe's 64 px is shrunk to 16 after validation, as in every test here).
+    @Test func bucketedLoRAJobTrains() throws {
+        try writeImages("shapes", count: 1)
+        var pixels: [UInt8] = []
+        for y in 0..<40 { for x in 0..<16 { pixels += [UInt8(x * 15), UInt8(y * 6), 90] } }
+        try Data(try ImageEncoder.png(RGBImage(width: 16, height: 40, pixels: pixels))).write(to: URL(fileURLWithPath: dirs.inbox.path + "/shapes/tall.png"))
+        let outcome = try run(job: "shapes", recipe: Self.recipe("lora", steps: 2, extra: "subject: {token: sks}")
+            .replacingOccurrences(of: "seed: 5}", with: "seed: 5, buckets: true, batch_size: 2}"), images: 0)
+        #expect(outcome == .succeeded)
+        let s = try summary("shapes")
+        #expect(s.images == 2 && s.losses.count == 2 && s.losses.allSatisfy { $0.loss.isFinite })
+    }
+
     /// Two subjects, each with its folder, token and class: both folders train in one run.
     @Test func multiSubjectDreamBoothTrainsEveryFolder() throws {
         try writeImages("pets/rex", count: 2, seed: 1)

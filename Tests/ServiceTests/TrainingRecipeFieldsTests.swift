@@ -24,6 +24,30 @@ import Testing
         #expect(!loraDreamBooth.train.fullFineTune && loraDreamBooth.outputs.formats == [.diffusers, .kohya])
     }
 
+    @Test func bucketsDefaultOffAndAreRefusedWithPriorPreservationOrRandomCrops() throws {
+        let plain = try Recipe.parse(head + "method: lora\nsubject: {token: sks}\n", config: recipeTestConfig)
+        #expect(!plain.train.buckets)
+        #expect(plain.effectiveYAML().contains("buckets: false"))
+        let on = try Recipe.parse(head + "method: lora\nsubject: {token: sks}\ntrain: {buckets: true}\n", config: recipeTestConfig)
+        #expect(on.train.buckets)
+        #expect(try Recipe.parse(on.effectiveYAML(), config: recipeTestConfig) == on)
+
+        // DreamBooth has prior preservation on by default: buckets need it off.
+        let prior = recipeProblems(head + "method: dreambooth\nsubject: {token: sks, class: dog}\ntrain:\n  buckets: true\n")
+        let p = try #require(problem(prior, field: "train.buckets"))
+        #expect((p.line, p.column) == (6, 12))
+        #expect(p.message.contains("cannot be combined with prior preservation"))
+        #expect(p.suggestion == "set `buckets: false`, or `prior_preservation: {enabled: false}`")
+        #expect(recipeProblems(head + "method: dreambooth\nsubject: {token: sks, class: dog}\nprior_preservation: {enabled: false}\ntrain: {buckets: true}\n").isEmpty)
+
+        let randomCrop = recipeProblems(head + "method: lora\nsubject: {token: sks}\ntrain: {buckets: true, center_crop: false}\n")
+        #expect(problem(randomCrop, field: "train.buckets")?.message.contains("no square crop for `center_crop: false`") == true)
+        #expect(recipeProblems(head + "method: lora\nsubject: {token: sks}\ntrain: {buckets: false, center_crop: false}\n").isEmpty)
+        #expect(problem(recipeProblems(head + "method: lora\nsubject: {token: sks}\ntrain: {buckets: maybe}\n"), field: "train.buckets") != nil)
+        #expect(problem(recipeProblems(head + "method: lora\nsubject: {token: sks}\ntrain: {enable_bucket: true}\n"), field: "train.enable_bucket")?
+            .suggestion == "in a dropbooth recipe this is `train.buckets`")
+    }
+
     @Test func samplesRNGDefaultsToTorch() throws {
         let plain = try Recipe.parse(head + "method: lora\nsubject: {token: sks}\n", config: recipeTestConfig)
         #expect(plain.samples.rng == .torch)

@@ -104,7 +104,9 @@ public enum Preflight {
         if !upscaled.isEmpty {
             report.notes.append("smaller than \(options.resolution)px on the short side, will be upscaled (blurrier): \(upscaled.prefix(20).joined(separator: ", "))\(upscaled.count > 20 ? ", …" : "")")
         }
-        if !mostlyCropped.isEmpty {
+        if options.buckets {
+            report.notes.append("buckets are on: each photo trains at its own shape (about \(options.resolution)x\(options.resolution) pixels in area); the contact sheet shows the centre square")
+        } else if !mostlyCropped.isEmpty {
             report.notes.append("the square crop keeps less than half of: \(mostlyCropped.prefix(20).joined(separator: ", "))\(mostlyCropped.count > 20 ? ", …" : ""); check the contact sheet that the subject is in it")
         }
         if !options.centerCrop {

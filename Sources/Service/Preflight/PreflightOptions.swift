@@ -6,6 +6,8 @@ public struct PreflightOptions: Sendable, Equatable {
     /// Recipe `train.center_crop`. On: the centre square is kept. Off: training takes a random
     /// square per step; the contact sheet still shows the centre one (it cannot show them all).
     public var centerCrop: Bool = true
+    /// Recipe `train.buckets`: photos train at their own shape, so no square crop loses them.
+    public var buckets: Bool = false
     /// Folder to scan, relative to the job folder: nil (or "") for the job root, "class" for
     /// the prior-preservation images. Never a path that leaves the job folder.
     public var subfolder: String? = nil

@@ -43,6 +43,7 @@ extension Recipe {
             pair("checkpoint_every", int(train.checkpointEvery)),
             pair("center_crop", bool(train.centerCrop)),
             pair("random_flip", bool(train.randomFlip)),
+            pair("buckets", bool(train.buckets)),
             pair("max_grad_norm", train.maxGradNorm.map(number) ?? null()),
             pair("noise_offset", number(train.noiseOffset)),
             pair("min_snr_gamma", train.minSNRGamma.map(number) ?? null()),

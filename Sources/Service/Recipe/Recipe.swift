@@ -123,6 +123,9 @@ public struct Recipe: Sendable, Equatable {
         /// DreamBooth only: train every UNet weight (and the text encoder's with
         /// `trainTextEncoder`) instead of a LoRA. About 16 bytes of memory per parameter.
         public var fullFineTune: Bool = false
+        /// Aspect-ratio buckets: each photo trains at a size of about resolution² pixels close
+        /// to its own shape instead of a square crop; batches come from one size at a time.
+        public var buckets: Bool = false
     }
 
     public enum LoRATarget: String, Sendable, Equatable, CaseIterable {

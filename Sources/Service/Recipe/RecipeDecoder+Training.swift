@@ -39,6 +39,7 @@ extension RecipeDecoder {
         t.checkpointEvery = reader.int(s, "checkpoint_every", in: 0...Int.max, note: "0 saves only at the end") ?? t.checkpointEvery
         t.centerCrop = reader.bool(s, "center_crop") ?? t.centerCrop
         t.randomFlip = reader.bool(s, "random_flip") ?? t.randomFlip
+        t.buckets = reader.bool(s, "buckets") ?? t.buckets
         if let n = s["max_grad_norm"] {
             t.maxGradNorm = n.isNull ? nil : (reader.double(s, "max_grad_norm", in: 0...1e6, aboveLower: true, note: "null turns clipping off") ?? t.maxGradNorm)
         }
@@ -56,6 +57,25 @@ extension RecipeDecoder {
             }
         }
         return t
+    }
+
+    /// `train.buckets: true` with what it cannot go with, reported at `train.buckets`.
+    mutating func checkBuckets(_ top: DocumentReader.Section, train: Recipe.Train, prior: Recipe.PriorPreservation) {
+        guard train.buckets, let node = top["train"]?["buckets"] else { return }
+        // A prior-preservation batch is instance images followed by as many class images, all
+        // one tensor: the class images would have to come from the instance images' bucket,
+        // and a subject's class images (other photos, other shapes) rarely fill every bucket.
+        if prior.enabled {
+            reader.report(at: node.mark, "train.buckets", "aspect-ratio buckets cannot be combined with prior preservation (a batch's class images would need its instance images' size)",
+                          suggestion: "set `buckets: false`, or `prior_preservation: {enabled: false}`")
+        }
+        // center_crop: false places the square crop at a random spot of a non-square photo.
+        // With buckets there is no square: the photo keeps its shape and loses only a thin
+        // strip to fit its bucket exactly, so a random placement would choose nothing.
+        if !train.centerCrop {
+            reader.report(at: node.mark, "train.buckets", "aspect-ratio buckets keep the whole photo, so there is no square crop for `center_crop: false` to place at random",
+                          suggestion: "remove `center_crop: false`, or set `buckets: false`")
+        }
     }
 
     // MARK: lora

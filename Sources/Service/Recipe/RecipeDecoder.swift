@@ -73,6 +73,7 @@ struct RecipeDecoder {
         }
 
         let train = decodeTrain(top, method: method)
+        checkBuckets(top, train: train, prior: prior)
         let lora = decodeLoRA(top, method: method, train: train)
         var effectiveTrain = train
         if let lora { effectiveTrain.trainTextEncoder = lora.targets.contains(.textEncoder) }

@@ -8,7 +8,7 @@ enum RecipeSchema {
     static let priorPreservation = ["enabled", "weight", "class_images"]
     static let train = ["steps", "resolution", "batch_size", "gradient_accumulation", "learning_rate", "lr_schedule",
                         "warmup_steps", "seed", "train_text_encoder", "checkpoint_every", "center_crop", "random_flip",
-                        "max_grad_norm", "noise_offset", "min_snr_gamma", "gradient_checkpointing", "full_fine_tune"]
+                        "max_grad_norm", "noise_offset", "min_snr_gamma", "gradient_checkpointing", "full_fine_tune", "buckets"]
     static let lora = ["rank", "alpha", "targets", "dropout"]
     static let samples = ["prompts", "negative_prompt", "seeds", "steps", "sampler", "karras", "guidance", "every",
                           "size", "compare_base", "rng"]
@@ -40,6 +40,7 @@ enum RecipeSchema {
         "num_vectors": "in a dropbooth recipe this is `subject.vectors`",
         "class_data_dir": "in a dropbooth recipe this is `subject.class_folder`",
         "instance_data_dir": "images come from the job folder; `subject.folder` names a subfolder",
+        "enable_bucket": "in a dropbooth recipe this is `train.buckets`",
         "network_dim": "in a dropbooth recipe this is `lora.rank`",
         "network_alpha": "in a dropbooth recipe this is `lora.alpha`",
         "num_inference_steps": "in a dropbooth recipe this is `samples.steps`",

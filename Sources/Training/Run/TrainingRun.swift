@@ -15,6 +15,8 @@
 //
 // With center_crop off, each image's square is cut at a position drawn once from the run's
 // seed when the latents are cached (a new crop per step would mean a VAE encode per step).
+// With buckets, each image is cached at its bucket's size instead of a square, and the
+// sampler draws each batch from one size.
 
 import Foundation
 import Diffusion
@@ -32,6 +34,8 @@ public final class TrainingRun {
     public let vae: AutoencoderKL
     public let trainer: DiffusionTrainer
     public private(set) var sampler: BatchSampler
+    /// With buckets, the sizes on offer (nil: every image is a `resolution` square).
+    public let buckets: AspectRatioBuckets?
     /// Instance and class images the run trains on.
     public let imageCount: Int
     public let classImageCount: Int
@@ -51,6 +55,12 @@ public final class TrainingRun {
         if options.loss.priorLossWeight != nil, classImages.isEmpty {
             throw TrainingRunError("prior preservation needs class images; none were given")
         }
+        if options.buckets, options.loss.priorLossWeight != nil {
+            throw TrainingRunError("train.buckets cannot be combined with prior preservation: a batch's class images would need its instance images' size")
+        }
+        if options.buckets, !options.centerCrop {
+            throw TrainingRunError("train.buckets keeps the whole image, so there is no square for center_crop: false to place; use center_crop: true")
+        }
         if options.loss.priorLossWeight != nil {
             let withClass = Set(classImages.map(\.subject))
             if let lonely = images.first(where: { !withClass.contains($0.subject) }) {
@@ -66,6 +76,8 @@ public final class TrainingRun {
         guard options.resolution % checkpoint.sizeStep == 0 else {
             throw TrainingRunError("train.resolution \(options.resolution): the base model \(basePath) works at multiples of \(checkpoint.sizeStep) px")
         }
+        let buckets = options.buckets ? AspectRatioBuckets(resolution: options.resolution, step: checkpoint.sizeStep) : nil
+        self.buckets = buckets
         guard let tokenizerFolder = checkpoint.tokenizerFolder else {
             throw TrainingRunError("\(basePath): training needs the base model's tokenizer (a diffusers folder with tokenizer/)")
         }
@@ -149,10 +161,17 @@ public final class TrainingRun {
         func example(_ image: TrainingImage, caption: String) -> TrainingExample {
             let placement: TrainingTransform.CropPlacement = options.centerCrop
                 ? .center : .fraction(x: Double(cropRandom.nextUniform()), y: Double(cropRandom.nextUniform()))
-            let square = transform.apply(image.image, placement: placement)
+            // The square of `resolution`, or with buckets the image at its bucket's size.
+            let picture: Imaging.RGBImage
+            if let buckets {
+                let size = buckets.size(forWidth: image.image.width, height: image.image.height)
+                picture = transform.apply(image.image, width: size.width, height: size.height)
+            } else {
+                picture = transform.apply(image.image, placement: placement)
+            }
             let ids = tokenizer.encode(caption)
             var e: TrainingExample
-            let (mean, std) = Self.encodeLatents(square, vae: vae)
+            let (mean, std) = Self.encodeLatents(picture, vae: vae)
             if textLearns {
                 e = TrainingExample(latents: mean, tokenIDs: ids)
             } else {
@@ -162,7 +181,7 @@ public final class TrainingRun {
             }
             e.latentStd = std
             if options.randomFlip {
-                (e.flippedLatents, e.flippedLatentStd) = Self.encodeLatents(square.flippedHorizontally(), vae: vae)
+                (e.flippedLatents, e.flippedLatentStd) = Self.encodeLatents(picture.flippedHorizontally(), vae: vae)
             }
             e.subject = image.subject
             done += 1
@@ -174,12 +193,12 @@ public final class TrainingRun {
 
         self.sampler = BatchSampler(examples: examples, classExamples: classExamples, batchSize: options.batchSize,
                                numTrainTimesteps: schedule.numTrainTimesteps, drawsOffsetNoise: options.loss.noiseOffset != 0,
-                               seed: options.seed)
+                               bucketed: options.buckets, seed: options.seed)
         self.trainer = DiffusionTrainer(unet: unet, textEncoder: textLearns ? textEncoder : nil, schedule: schedule,
                                    parameters: parameters, optimizer: options.optimizer, loss: options.loss)
     }
 
-    /// The VAE's latent distribution for one square image, in the UNet's latent space
+    /// The VAE's latent distribution for one image (a square, or a bucket's size), in the UNet's latent space
     /// ((z − shift) · scaling): mean and standard deviation [1, h, w, C].
     static func encodeLatents(_ image: RGBImage, vae: AutoencoderKL) -> (Tensor, Tensor) {
         let pixels = Tensor(image.floatNHWC(), shape: [1, image.height, image.width, 3])

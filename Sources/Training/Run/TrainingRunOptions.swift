@@ -36,6 +36,10 @@ public struct TrainingRunOptions: Sendable {
     public var resolution: Int
     public var centerCrop: Bool = true
     public var randomFlip: Bool = false
+    /// Aspect-ratio buckets (`AspectRatioBuckets`): each image trains at a size of about
+    /// resolution² close to its own shape instead of a square; a batch holds one size. Needs
+    /// `centerCrop` and no prior preservation.
+    public var buckets: Bool = false
     public var steps: Int
     public var batchSize: Int = 1
     public var optimizer: OptimizerOptions

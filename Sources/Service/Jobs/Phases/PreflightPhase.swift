@@ -26,6 +26,7 @@ public struct PreflightPhase: JobPhase {
                                            minImages: imageFolder.isClassFolder ? 1 : limits.minImages, plan: plan.training)
             options.plan.threads = context.config.threads
             options.separateSubfolders = Self.childFolders(of: folder, in: folders)
+            options.buckets = plan.recipe?.train.buckets ?? false
             let report = Preflight.run(jobDirectory: URL(fileURLWithPath: context.jobDirectory), options: options)
             let prefix = folder.map { $0 + "/" } ?? ""
             let stem = folder.map { "preflight-" + Self.fileSafe($0) } ?? "preflight"

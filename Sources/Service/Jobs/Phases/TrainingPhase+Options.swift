@@ -44,6 +44,7 @@ extension TrainingPhase {
                                         gradientAccumulationSteps: t.gradientAccumulation))
         options.centerCrop = t.centerCrop
         options.randomFlip = t.randomFlip
+        options.buckets = t.buckets
         options.batchSize = t.batchSize
         options.seed = UInt64(t.seed)
         options.gradientCheckpointing = t.gradientCheckpointing
