@@ -39,14 +39,16 @@ public enum BicubicResampler {
         var stride = 0
     }
 
-    static func taps(inSize: Int, outSize: Int) -> Taps {
+    /// Taps for the outputs `window` of a resize from `inSize` to `outSize` (entry j is output
+    /// window.lowerBound + j).
+    static func taps(inSize: Int, outSize: Int, window: Range<Int>) -> Taps {
         let scale = Double(inSize) / Double(outSize)
         let filterScale = max(scale, 1)
         let radius = support * filterScale
         let stride = Int(radius.rounded(.up)) * 2 + 1
         let inverse = 1 / filterScale
-        var taps = Taps(weights: [Int](repeating: 0, count: outSize * stride), stride: stride)
-        for i in 0..<outSize {
+        var taps = Taps(weights: [Int](repeating: 0, count: window.count * stride), stride: stride)
+        for (j, i) in window.enumerated() {
             let center = (Double(i) + 0.5) * scale
             // C's (int) cast truncates toward zero; the window is clipped to the image after.
             let lo = max(0, Int(center - radius + 0.5))
@@ -61,7 +63,7 @@ public enum BicubicResampler {
             let one = Double(1 << precisionBits)
             for k in 0..<n {
                 let v = total != 0 ? w[k] / total : w[k]
-                taps.weights[i * stride + k] = v < 0 ? Int(-0.5 + v * one) : Int(0.5 + v * one)
+                taps.weights[j * stride + k] = v < 0 ? Int(-0.5 + v * one) : Int(0.5 + v * one)
             }
             taps.start.append(lo)
             taps.count.append(n)
@@ -76,36 +78,47 @@ public enum BicubicResampler {
 
     /// Resizes to exactly width × height, as Pillow's bicubic resize does.
     public static func resize(_ image: RGBImage, width: Int, height: Int) -> RGBImage {
-        precondition(width > 0 && height > 0, "bicubic resize to \(width)x\(height)")
-        let resizeX = width != image.width, resizeY = height != image.height
-        if !resizeX && !resizeY { return image }
-        let ty = taps(inSize: image.height, outSize: height)
-        var source = image.pixels
-        var sourceWidth = image.width
-        var rowOffset = 0
-        if resizeX {
-            // Only the rows the vertical pass reads (all of them when it does not run).
-            let first = resizeY ? ty.start[0] : 0
-            let last = resizeY ? ty.start[height - 1] + ty.count[height - 1] : image.height
-            source = horizontalPass(image, rows: first..<last, width: width)
-            sourceWidth = width
-            rowOffset = first
-        }
-        guard resizeY else { return RGBImage(width: width, height: height, pixels: source) }
-        return RGBImage(width: width, height: height,
-                        pixels: verticalPass(source, width: sourceWidth, taps: ty, rowOffset: rowOffset))
+        resize(image, width: width, height: height, cropX: 0, cropY: 0, cropWidth: width, cropHeight: height)
     }
 
-    static func horizontalPass(_ image: RGBImage, rows: Range<Int>, width: Int) -> [UInt8] {
-        let tx = taps(inSize: image.width, outSize: width)
+    /// The rectangle (cropX, cropY, cropWidth, cropHeight) of the image resized to width ×
+    /// height: the same bytes as resizing and then cropping (every output pixel depends only on
+    /// its own taps), computing only the kept pixels. CLIP's preprocessing keeps a 224 square of
+    /// an image scaled to a shorter side of 224; for a hostile 50000×1 image the whole resize
+    /// would be 11 200 000×224 pixels.
+    public static func resize(_ image: RGBImage, width: Int, height: Int,
+                              cropX: Int, cropY: Int, cropWidth: Int, cropHeight: Int) -> RGBImage {
+        precondition(width > 0 && height > 0 && cropWidth > 0 && cropHeight > 0 && cropX >= 0 && cropY >= 0
+                     && cropX + cropWidth <= width && cropY + cropHeight <= height,
+                     "bicubic resize to \(width)x\(height), keeping \(cropWidth)x\(cropHeight)+\(cropX)+\(cropY)")
+        let columns = cropX..<(cropX + cropWidth), outRows = cropY..<(cropY + cropHeight)
+        let resizeX = width != image.width, resizeY = height != image.height
+        if !resizeX && !resizeY {
+            return cropWidth == width && cropHeight == height ? image
+                : image.cropped(x: cropX, y: cropY, width: cropWidth, height: cropHeight)
+        }
+        let ty = resizeY ? taps(inSize: image.height, outSize: height, window: outRows) : nil
+        // The source rows the vertical pass reads (the kept rows themselves when it does not run).
+        let rows = ty.map { t in t.start.min()! ..< zip(t.start, t.count).map { $0 + $1 }.max()! } ?? outRows
+        let mid = resizeX ? horizontalPass(image, rows: rows, width: width, columns: columns)
+                          : image.cropped(x: cropX, y: rows.lowerBound, width: cropWidth, height: rows.count).pixels
+        guard let ty else { return RGBImage(width: cropWidth, height: cropHeight, pixels: mid) }
+        return RGBImage(width: cropWidth, height: cropHeight,
+                        pixels: verticalPass(mid, width: cropWidth, taps: ty, rowOffset: rows.lowerBound))
+    }
+
+    /// Source rows `rows`, resampled to `width` across, output columns `columns` kept.
+    static func horizontalPass(_ image: RGBImage, rows: Range<Int>, width: Int, columns: Range<Int>) -> [UInt8] {
+        let tx = taps(inSize: image.width, outSize: width, window: columns)
         let half = 1 << (precisionBits - 1)
         let inRow = image.width * 3
-        var out = [UInt8](repeating: 0, count: rows.count * width * 3)
+        let outWidth = columns.count
+        var out = [UInt8](repeating: 0, count: rows.count * outWidth * 3)
         image.pixels.withUnsafeBufferPointer { src in
         out.withUnsafeMutableBufferPointer { dst in
         tx.weights.withUnsafeBufferPointer { weights in
             for (j, y) in rows.enumerated() {
-                for x in 0..<width {
+                for x in 0..<outWidth {
                     var r = half, g = half, b = half
                     var s = y * inRow + tx.start[x] * 3
                     let w = x * tx.stride
@@ -114,7 +127,7 @@ public enum BicubicResampler {
                         r += Int(src[s]) * c; g += Int(src[s + 1]) * c; b += Int(src[s + 2]) * c
                         s += 3
                     }
-                    let d = (j * width + x) * 3
+                    let d = (j * outWidth + x) * 3
                     dst[d] = clip8(r); dst[d + 1] = clip8(g); dst[d + 2] = clip8(b)
                 }
             }

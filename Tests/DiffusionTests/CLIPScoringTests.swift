@@ -65,6 +65,15 @@ import TensorEngine
         #expect(worst == 0, "\(name) \(image.width)x\(image.height): \(count) values differ from Pillow's, by up to \(worst) levels")
     }
 
+    /// A hostile panorama: only the kept 224 square is computed (the whole resize would be
+    /// 11 200 000 × 224 pixels).
+    @Test func extremeAspectRatioIsCheap() {
+        let strip = RGBImage(width: 50_000, height: 1, fill: (9, 99, 199))
+        let out = CLIPImagePreprocessor().cropped(strip)
+        #expect(out.width == 224 && out.height == 224)
+        #expect(out.pixels.enumerated().allSatisfy { $0.element == [9, 99, 199][$0.offset % 3] })
+    }
+
     @Test func resizeKeepsTheAspectRatioAsTransformersRoundsIt() {
         let p = CLIPImagePreprocessor()
         #expect(p.resizedSize(width: 501, height: 333) == (337, 224))   // int(224 · 501/333) = int(337.01)

@@ -46,3 +46,17 @@ import Testing
         }
     }
 }
+
+extension BicubicResamplerTests {
+    /// Resizing only a window gives the window of the whole resize, whichever axes change.
+    @Test func croppedResizeIsTheCropOfTheResize() {
+        var pixels: [UInt8] = []
+        for i in 0..<(41 * 29 * 3) { pixels.append(UInt8((i * 7919) % 251)) }
+        let image = RGBImage(width: 41, height: 29, pixels: pixels)
+        for (w, h, x, y, cw, ch) in [(60, 29, 7, 3, 20, 11), (41, 13, 5, 2, 30, 9), (17, 50, 0, 31, 17, 19), (41, 29, 40, 28, 1, 1)] {
+            let whole = image.resizedBicubic(width: w, height: h).cropped(x: x, y: y, width: cw, height: ch)
+            let window = BicubicResampler.resize(image, width: w, height: h, cropX: x, cropY: y, cropWidth: cw, cropHeight: ch)
+            #expect(window == whole, "\(w)x\(h), keeping \(cw)x\(ch)+\(x)+\(y)")
+        }
+    }
+}

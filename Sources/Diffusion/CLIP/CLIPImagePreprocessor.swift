@@ -44,8 +44,9 @@ public struct CLIPImagePreprocessor: Sendable, Equatable {
     /// The resized and centre-cropped image (cropSize × cropSize), before rescaling.
     public func cropped(_ image: RGBImage) -> RGBImage {
         let (w, h) = resizedSize(width: image.width, height: image.height)
-        let resized = image.resizedBicubic(width: w, height: h)
-        return resized.cropped(x: (w - cropSize) / 2, y: (h - cropSize) / 2, width: cropSize, height: cropSize)
+        // Only the kept square is computed: the same bytes as resizing, then cropping.
+        return BicubicResampler.resize(image, width: w, height: h, cropX: (w - cropSize) / 2, cropY: (h - cropSize) / 2,
+                                       cropWidth: cropSize, cropHeight: cropSize)
     }
 
     /// The model's input for one image: cropSize × cropSize × 3 floats, channels-last.
