@@ -214,7 +214,8 @@ import TensorEngine
                          "projection_dim": 768, "is_decoder": false, "chunk_size_feed_forward": 0},
          "text_config_dict": {"hidden_size": 768, "intermediate_size": 3072, "num_attention_heads": 12},
          "vision_config": {"model_type": "clip_vision_model", "hidden_size": 1024, "intermediate_size": 4096,
-                           "num_attention_heads": 16, "num_hidden_layers": 24, "patch_size": 14, "temperature": 1.0},
+                           "num_attention_heads": 16, "num_hidden_layers": 24, "patch_size": 14, "temperature": 1.0,
+                           "eos_token_id": 2, "min_length": 0, "torchscript": false},
          "vision_config_dict": {"image_size": 224}}
         """
         let c = try CLIPModelConfig(json: try JSONValue.parse(Data(json.utf8), path: "config.json"), path: "config.json")

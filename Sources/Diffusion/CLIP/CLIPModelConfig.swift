@@ -156,7 +156,7 @@ extension CLIPModelConfig {
         c.layerNormEps = try r.float("layer_norm_eps", default: 1e-5)
         try r.require("attention_dropout", in: [.number(0)], reason: "attention dropout is not implemented")
         try r.require("dropout", in: [.number(0)], reason: "dropout is not implemented")
-        r.ignore(genericKeys)
+        r.ignore(genericKeys + ["eos_token_id"])   // the generic token ids; images have none
         try r.finish()
         let sizes = ["hidden_size": c.hiddenSize, "intermediate_size": c.intermediateSize,
                      "num_hidden_layers": c.numHiddenLayers, "num_attention_heads": c.numAttentionHeads,
