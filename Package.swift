@@ -77,7 +77,8 @@ let package = Package(
         // The procedural image world the default model is pretrained on (scenes, captions, a measure).
         .target(name: "World", dependencies: ["Imaging"]),
         // 3. Stable Diffusion models: tokenizer, text encoder, UNet, VAE, schedulers
-        .target(name: "Diffusion", dependencies: ["TensorEngine", "ModelIO"]),
+        // Imaging: CLIP's image preprocessing (the CLIP scores of evaluation).
+        .target(name: "Diffusion", dependencies: ["TensorEngine", "ModelIO", "Imaging"]),
         // 4. Training: LoRA, DreamBooth, textual inversion
         .target(name: "Training", dependencies: ["Diffusion", "TensorEngine", "ModelIO", "Imaging"]),
         // 5. Service
@@ -103,7 +104,7 @@ let package = Package(
         .testTarget(name: "ModelIOTests", dependencies: ["ModelIO", "TensorEngine"]),
         // Fixtures/ holds image files the tests read by path (made by scripts/make_samples.py).
         .testTarget(name: "ImagingTests", dependencies: ["Imaging"], exclude: ["Fixtures"]),
-        .testTarget(name: "DiffusionTests", dependencies: ["Diffusion", "TensorEngine", "ModelIO"]),
+        .testTarget(name: "DiffusionTests", dependencies: ["Diffusion", "TensorEngine", "ModelIO", "Imaging"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Diffusion", "TensorEngine", "ModelIO"]),
         .testTarget(name: "YAMLTests", dependencies: ["YAML"]),
         .testTarget(name: "WorldTests", dependencies: ["World", "Imaging"]),

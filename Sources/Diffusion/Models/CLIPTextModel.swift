@@ -113,31 +113,43 @@ public final class CLIPTextModel: @unchecked Sendable {
     }
 }
 
-/// One pre-norm transformer layer: x + attn(ln1(x)), then + mlp(ln2(x)).
+/// One pre-norm transformer layer: x + attn(ln1(x)), then + mlp(ln2(x)). The text transformer
+/// runs it causally; CLIP's vision transformer runs the same layer with every patch seeing
+/// every other.
 public final class CLIPEncoderLayer: @unchecked Sendable {
     let layerNorm1: LayerNorm, layerNorm2: LayerNorm
     public let qProj: Linear, kProj: Linear, vProj: Linear, outProj: Linear
     public let fc1: Linear, fc2: Linear
     let heads: Int
     let activation: CLIPActivation
+    /// Token i attends only to tokens 0...i (text), or to all tokens (vision).
+    public let causal: Bool
 
-    init(_ w: WeightReader, _ c: CLIPTextConfig) throws {
-        let d = c.hiddenSize
-        layerNorm1 = try LayerNorm(w, "layer_norm1", dim: d, eps: c.layerNormEps)
-        layerNorm2 = try LayerNorm(w, "layer_norm2", dim: d, eps: c.layerNormEps)
+    convenience init(_ w: WeightReader, _ c: CLIPTextConfig) throws {
+        try self.init(w, hiddenSize: c.hiddenSize, intermediateSize: c.intermediateSize, heads: c.numAttentionHeads,
+                      activation: c.hiddenAct, layerNormEps: c.layerNormEps, causal: true)
+    }
+
+    init(_ w: WeightReader, hiddenSize d: Int, intermediateSize: Int, heads: Int, activation: CLIPActivation,
+         layerNormEps: Float, causal: Bool) throws {
+        layerNorm1 = try LayerNorm(w, "layer_norm1", dim: d, eps: layerNormEps)
+        layerNorm2 = try LayerNorm(w, "layer_norm2", dim: d, eps: layerNormEps)
         qProj = try Linear(w, "self_attn.q_proj", in: d, out: d)
         kProj = try Linear(w, "self_attn.k_proj", in: d, out: d)
         vProj = try Linear(w, "self_attn.v_proj", in: d, out: d)
         outProj = try Linear(w, "self_attn.out_proj", in: d, out: d)
-        fc1 = try Linear(w, "mlp.fc1", in: d, out: c.intermediateSize)
-        fc2 = try Linear(w, "mlp.fc2", in: c.intermediateSize, out: d)
-        heads = c.numAttentionHeads
-        activation = c.hiddenAct
+        fc1 = try Linear(w, "mlp.fc1", in: d, out: intermediateSize)
+        fc2 = try Linear(w, "mlp.fc2", in: intermediateSize, out: d)
+        self.heads = heads
+        self.activation = activation
+        self.causal = causal
     }
 
     func callAsFunction(_ x: Tensor) -> Tensor {
         let n = layerNorm1(x)
-        var h = x + outProj(causalAttention(qProj(n), kProj(n), vProj(n), heads: heads))
+        let (q, k, v) = (qProj(n), kProj(n), vProj(n))
+        let attended = causal ? causalAttention(q, k, v, heads: heads) : attention(q: q, k: k, v: v, heads: heads)
+        var h = x + outProj(attended)
         let m = fc1(layerNorm2(h))
         h = h + fc2(activation == .quickGELU ? quickGELU(m) : gelu(m))
         return h
