@@ -66,4 +66,29 @@ import Testing
         let notARun = try dropbooth(["eval", "--run", service.root], in: service.root)
         #expect(notARun.status == 1 && notARun.stderr.contains("samples/samples.json is missing"), "\(notARun.stderr)")
     }
+
+    /// `pretrain export` writes new weights into a model folder without losing how the model is
+    /// evaluated: the pretraining folder's dropbooth.json if it has one, else the folder's own,
+    /// else the world's measure.
+    @Test func pretrainExportKeepsTheModelsEvaluationSettings() throws {
+        let root = NSTemporaryDirectory() + "dropbooth-export-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let from = root + "/pretraining", out = root + "/model"
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: Self.repository.appendingPathComponent("models/default").path, toPath: from)
+        try FileManager.default.removeItem(atPath: from + "/dropbooth.json")
+        func export() throws -> String {
+            let result = try dropbooth(["pretrain", "export", "--from", from, "--out", out], in: root)
+            #expect(result.status == 0, "\(result.stderr)")
+            return (try? String(contentsOfFile: out + "/dropbooth.json", encoding: .utf8)) ?? ""
+        }
+        #expect(try export().contains(#""measure": "world""#))
+        let own = #"{"evaluation": {"measure": "clip", "clip_model": "/models/clip"}}"#
+        try own.write(toFile: out + "/dropbooth.json", atomically: true, encoding: .utf8)
+        #expect(try export() == own)
+        let pretraining = #"{"evaluation": {"measure": "world"}, "note": "from pretraining"}"#
+        try pretraining.write(toFile: from + "/dropbooth.json", atomically: true, encoding: .utf8)
+        #expect(try export() == pretraining)
+        #expect(FileManager.default.fileExists(atPath: out + "/unet/diffusion_pytorch_model.safetensors"))
+    }
 }
