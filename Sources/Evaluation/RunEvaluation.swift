@@ -32,8 +32,21 @@ public struct RunEvaluation: Codable, Sendable, Equatable {
         /// KID between the samples' and the training photos' features (lower: closer sets);
         /// nil with fewer than two images in a set.
         public var kid: Double?
-        public init(images: Int, subjectFidelity: Double, promptFidelity: Double?, kid: Double?) {
+        /// The two fidelities per prompt, in the recipe's order: which prompts the model gets right.
+        public var prompts: [PromptScores]
+        public init(images: Int, subjectFidelity: Double, promptFidelity: Double?, kid: Double?, prompts: [PromptScores] = []) {
             self.images = images; self.subjectFidelity = subjectFidelity; self.promptFidelity = promptFidelity; self.kid = kid
+            self.prompts = prompts
+        }
+    }
+
+    public struct PromptScores: Codable, Sendable, Equatable {
+        public var prompt: String
+        public var images: Int
+        public var subjectFidelity: Double
+        public var promptFidelity: Double?
+        public init(prompt: String, images: Int, subjectFidelity: Double, promptFidelity: Double?) {
+            self.prompt = prompt; self.images = images; self.subjectFidelity = subjectFidelity; self.promptFidelity = promptFidelity
         }
     }
 
@@ -58,6 +71,14 @@ public struct RunEvaluation: Codable, Sendable, Equatable {
         row(subjectFidelityName, base?.subjectFidelity, trained.subjectFidelity)
         row(promptFidelityName, base?.promptFidelity, trained.promptFidelity)
         row("KID vs training images (lower is closer)", base?.kid, trained.kid)
+        if trained.prompts.count > 1 {
+            lines.append("per prompt (subject fidelity, prompt fidelity; base → trained):")
+            for p in trained.prompts {
+                let b = base?.prompts.first { $0.prompt == p.prompt }
+                lines.append("  \(p.prompt): subject \(number(b?.subjectFidelity)) → \(number(p.subjectFidelity)), "
+                             + "prompt \(number(b?.promptFidelity)) → \(number(p.promptFidelity))")
+            }
+        }
         lines += notes.map { "note: \($0)" }
         return lines.joined(separator: "\n")
     }

@@ -6,19 +6,29 @@ import Foundation
 import Imaging
 
 public enum RunEvaluator {
+    static func mean(_ values: [Double]) -> Double? {
+        values.isEmpty ? nil : values.reduce(0, +) / Double(values.count)
+    }
+
     public static func evaluate(runFolder run: String, space: any FeatureSpace) throws -> RunEvaluation {
         let set = try SampleSet.load(runFolder: run)
         guard !set.trained.isEmpty else { throw EvaluationError("\(SampleSet.relativePath) lists no trained samples") }
         guard !set.training.isEmpty else { throw EvaluationError("\(SampleSet.relativePath) lists no training images to compare with") }
         let training = try space.imageFeatures(SampleSet.images(set.training.map(\.file), runFolder: run))
+        guard training.count == set.training.count else {
+            throw EvaluationError("the \(space.measure) measure gave \(training.count) feature vectors for \(set.training.count) training images")
+        }
         var notes: [String] = []
         func scores(_ samples: [SampleSet.Sample], _ label: String) throws -> RunEvaluation.Scores {
             let images = try SampleSet.images(samples.map(\.file), runFolder: run)
             let features = try space.imageFeatures(images)
-            let prompts = try space.promptFidelity(images, prompts: samples.map(\.prompt))
-            let judged = prompts.compactMap { $0 }
-            if judged.count < prompts.count {
-                notes.append("\(label): \(space.promptFidelityName) leaves out \(prompts.count - judged.count) of \(prompts.count) samples whose prompts name nothing the \(space.measure) measure knows")
+            let promptScores = try space.promptFidelity(images, prompts: samples.map(\.prompt))
+            guard features.count == images.count, promptScores.count == images.count else {
+                throw EvaluationError("the \(space.measure) measure gave \(features.count) feature vectors and \(promptScores.count) prompt scores for \(images.count) images")
+            }
+            let judged = promptScores.compactMap { $0 }
+            if judged.count < promptScores.count {
+                notes.append("\(label): \(space.promptFidelityName) leaves out \(promptScores.count - judged.count) of \(promptScores.count) samples whose prompts name nothing the \(space.measure) measure knows")
             }
             var kid: Double?
             if images.count >= 2 && training.count >= 2 {
@@ -26,8 +36,16 @@ public enum RunEvaluator {
             } else {
                 notes.append("\(label): no KID (it needs at least two samples and two training images; there are \(images.count) and \(training.count))")
             }
+            var order: [String] = []
+            for sample in samples where !order.contains(sample.prompt) { order.append(sample.prompt) }
+            let perPrompt = order.map { prompt -> RunEvaluation.PromptScores in
+                let indices = samples.indices.filter { samples[$0].prompt == prompt }
+                return RunEvaluation.PromptScores(prompt: prompt, images: indices.count,
+                                                  subjectFidelity: Similarity.meanCosine(indices.map { features[$0] }, training)!,
+                                                  promptFidelity: mean(indices.compactMap { promptScores[$0] }))
+            }
             return RunEvaluation.Scores(images: images.count, subjectFidelity: Similarity.meanCosine(features, training)!,
-                                        promptFidelity: judged.isEmpty ? nil : judged.reduce(0, +) / Double(judged.count), kid: kid)
+                                        promptFidelity: mean(judged), kid: kid, prompts: perPrompt)
         }
         let trained = try scores(set.trained, "trained")
         let base = try set.base.isEmpty ? nil : scores(set.base, "base")

@@ -103,6 +103,12 @@ final class TemporaryFolder {
         #expect(try #require(evaluation.trained.promptFidelity) > #require(base.promptFidelity))
         #expect(try #require(evaluation.trained.kid) < #require(base.kid))
         #expect(evaluation.summary.contains("KID"))
+        // Per prompt: every sample has its own caption here, so one entry each, and the overall
+        // subject fidelity is their mean (equal counts).
+        #expect(evaluation.trained.prompts.count == 6 && evaluation.trained.prompts.allSatisfy { $0.images == 1 })
+        let perPrompt = evaluation.trained.prompts.map(\.subjectFidelity).reduce(0, +) / 6
+        #expect(abs(perPrompt - evaluation.trained.subjectFidelity) < 1e-9)
+        #expect(zip(evaluation.trained.prompts, base.prompts).allSatisfy { $0.prompt == $1.prompt && $0.subjectFidelity > $1.subjectFidelity })
     }
 
     @Test func aMissingImageIsNamed() throws {

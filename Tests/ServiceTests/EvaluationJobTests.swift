@@ -80,11 +80,14 @@ import Testing
         #expect(evaluation.base?.images == 4)
         #expect(evaluation.trained.kid != nil && evaluation.trained.promptFidelity != nil)
         #expect((-1...1).contains(evaluation.trained.subjectFidelity))
+        #expect(evaluation.trained.prompts.map(\.prompt) == ["a large yellow star on a plain purple background", "a medium yellow star on a striped red background"])
+        #expect(evaluation.trained.prompts.allSatisfy { $0.images == 2 } && evaluation.base?.prompts.count == 2)
         let report = try report(run)
         #expect(report.evaluation == evaluation && report.evaluationMissing == nil)
         let html = try String(contentsOfFile: run + "/" + RunReport.htmlFileName, encoding: .utf8)
         #expect(html.contains("<h2>Scores</h2>") && html.contains(evaluation.subjectFidelityName) && html.contains("KID vs training photos"))
         #expect(html.contains(String(format: "%.4f", evaluation.trained.subjectFidelity)))
+        #expect(html.contains("<h3>Per prompt</h3>") && html.contains("<td>a medium yellow star on a striped red background</td>"))
         #expect(!FileManager.default.fileExists(atPath: run + "/" + RunEvaluation.missingFileName))
     }
 

@@ -203,6 +203,18 @@ public enum ReportHTML {
         html += row(e.promptFidelityName, "higher follows the prompt better", e.base?.promptFidelity, e.trained.promptFidelity)
         html += row("KID vs training photos", "lower is closer", e.base?.kid, e.trained.kid)
         html += "</table>"
+        // Per prompt: which prompts the training helped or hurt.
+        if e.trained.prompts.count > 1 || e.base?.prompts.isEmpty == false {
+            html += "<h3>Per prompt</h3><table><tr><th>prompt</th>"
+                + (hasBase ? "<th>base: subject</th><th>base: prompt</th>" : "") + "<th>trained: subject</th><th>trained: prompt</th></tr>"
+            for p in e.trained.prompts {
+                let b = e.base?.prompts.first { $0.prompt == p.prompt }
+                html += "<tr><td>\(HTMLText.escape(p.prompt))</td>"
+                    + (hasBase ? cell(b?.subjectFidelity) + cell(b?.promptFidelity) : "")
+                    + cell(p.subjectFidelity) + cell(p.promptFidelity) + "</tr>"
+            }
+            html += "</table>"
+        }
         if !e.notes.isEmpty { html += list(e.notes.map(HTMLText.escape)) }
         return section("Scores", html)
     }
