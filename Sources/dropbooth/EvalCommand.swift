@@ -14,7 +14,7 @@ struct EvalCommand: ParsableCommand {
         discussion: """
             The measure comes from the base model's dropbooth.json ({"evaluation": {"measure": "world"}}); \
             the base model is the one the run used (recorded in samples/samples.json) unless --model names another. \
-            Exit status: 0 scored, 1 the run cannot be scored (the reason is printed).
+            Exit status: 0 scored, 1 the run cannot be scored (the reason is printed), 64 bad arguments.
             """
     )
 
