@@ -76,6 +76,8 @@ let package = Package(
         .target(name: "YAML", dependencies: ["CYAML"]),
         // The procedural image world the default model is pretrained on (scenes, captions, a measure).
         .target(name: "World", dependencies: ["Imaging"]),
+        // Scores of a run's samples: subject and prompt fidelity, KID, in a model's feature space.
+        .target(name: "Evaluation", dependencies: ["Imaging", "World"]),
         // 3. Stable Diffusion models: tokenizer, text encoder, UNet, VAE, schedulers
         // Imaging: CLIP's image preprocessing (the CLIP scores of evaluation).
         .target(name: "Diffusion", dependencies: ["TensorEngine", "ModelIO", "Imaging"]),
@@ -85,7 +87,7 @@ let package = Package(
         .target(
             name: "Service",
             dependencies: [
-                "TensorEngine", "ModelIO", "Imaging", "YAML", "Diffusion", "Training", "CInotifyTools", "CSystemd",
+                "TensorEngine", "ModelIO", "Imaging", "YAML", "Diffusion", "Training", "Evaluation", "CInotifyTools", "CSystemd",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -94,7 +96,7 @@ let package = Package(
         .executableTarget(
             name: "dropbooth",
             dependencies: [
-                "Service", "TensorEngine", "ModelIO", "Imaging", "Diffusion", "Training", "World",
+                "Service", "TensorEngine", "ModelIO", "Imaging", "Diffusion", "Training", "World", "Evaluation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -108,7 +110,8 @@ let package = Package(
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Diffusion", "TensorEngine", "ModelIO"]),
         .testTarget(name: "YAMLTests", dependencies: ["YAML"]),
         .testTarget(name: "WorldTests", dependencies: ["World", "Imaging"]),
-        .testTarget(name: "ServiceTests", dependencies: ["Service", "Imaging", "YAML", "Diffusion", "Training", "TensorEngine", "ModelIO"]),
+        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "World", "Imaging"]),
+        .testTarget(name: "ServiceTests", dependencies: ["Service", "Imaging", "YAML", "Diffusion", "Training", "TensorEngine", "ModelIO", "Evaluation"]),
         // Starts the real `dropbooth` binary on temporary folders.
         .testTarget(name: "IntegrationTests", dependencies: ["dropbooth", "Imaging", "ModelIO"]),
     ]

@@ -50,6 +50,9 @@ public struct RegionShape: Sendable, Equatable {
     public var fill: Double
     /// Centre of mass's height in the box, 0 top … 1 bottom.
     public var centroidY: Double
+    /// The bounding box's size in pixels.
+    public var width = 0
+    public var height = 0
 
     /// The nearest shape template.
     public var nearestShape: Shape { nearestShapes.first! }
@@ -57,6 +60,11 @@ public struct RegionShape: Sendable, Equatable {
     /// Shapes ordered by distance to this region's numbers, nearest first.
     public var nearestShapes: [Shape] {
         Shape.allCases.sorted { distance(to: ShapeTemplates.features[$0]!) < distance(to: ShapeTemplates.features[$1]!) }
+    }
+
+    /// How close the region is to `shape`'s template, in (0, 1]: 1 / (1 + 10 · distance).
+    public func match(_ shape: Shape) -> Double {
+        1 / (1 + 10 * distance(to: ShapeTemplates.features[shape]!))
     }
 
     /// Distance to another region's numbers (the vertical position weighs double: it is what
@@ -94,7 +102,8 @@ public enum SceneMeasure {
         let boxArea = Double((x1 - x0 + 1) * (y1 - y0 + 1))
         let meanY = Double(ys.reduce(0, +)) / Double(ys.count)
         let centroid = y1 > y0 ? (meanY - Double(y0)) / Double(y1 - y0) : 0.5
-        return RegionShape(area: best.count, fill: Double(best.count) / boxArea, centroidY: centroid)
+        return RegionShape(area: best.count, fill: Double(best.count) / boxArea, centroidY: centroid,
+                           width: x1 - x0 + 1, height: y1 - y0 + 1)
     }
 
     /// The shape the pixels of `colour` form, nil when there are too few of them.
@@ -106,8 +115,7 @@ public enum SceneMeasure {
     /// absent, else 1 / (1 + 10 · distance to the shape's template). Samples of a model
     /// that learnt the subject score higher than samples of one that did not.
     public static func subjectScore(_ image: RGBImage, shape: Shape, colour: Colour) -> Double {
-        guard let r = region(of: colour, in: image) else { return 0 }
-        return 1 / (1 + 10 * r.distance(to: ShapeTemplates.features[shape]!))
+        region(of: colour, in: image)?.match(shape) ?? 0
     }
 }
 

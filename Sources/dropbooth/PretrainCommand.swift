@@ -1,5 +1,6 @@
 import ArgumentParser
 import Diffusion
+import Evaluation
 import Foundation
 import Imaging
 import ModelIO
@@ -266,6 +267,17 @@ struct PretrainExportCommand: ParsableCommand {
             try fm.createDirectory(atPath: (target as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
             if fm.fileExists(atPath: target) { try fm.removeItem(atPath: target) }
             try fm.copyItem(atPath: (from as NSString).appendingPathComponent(file), toPath: target)
+        }
+        // dropbooth.json says how the model is evaluated: the pretraining folder's if it has
+        // one, else the one already in the model folder (a weight update keeps it), else the
+        // world's measure, which is what pretraining trains on.
+        let settingsSource = (from as NSString).appendingPathComponent(ModelEvaluationSettings.fileName)
+        let settingsTarget = (out as NSString).appendingPathComponent(ModelEvaluationSettings.fileName)
+        if fm.fileExists(atPath: settingsSource) {
+            if fm.fileExists(atPath: settingsTarget) { try fm.removeItem(atPath: settingsTarget) }
+            try fm.copyItem(atPath: settingsSource, toPath: settingsTarget)
+        } else if !fm.fileExists(atPath: settingsTarget) {
+            try Data(ModelEvaluationSettings.worldFileContents.utf8).write(to: URL(fileURLWithPath: settingsTarget))
         }
         let dtype: SafeTensorsDType = float32 ? .f32 : .f16
         try source.save(try source.loadUNet().parameters, .unet, dtype: dtype, into: out)

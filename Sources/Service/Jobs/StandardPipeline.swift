@@ -1,12 +1,14 @@
 import Foundation
 
 /// The phases of a job: validate the recipe, preflight the images, train (with its samples
-/// and exports; a dry run stops before it), then write the report of whatever ran.
+/// and exports; a dry run stops before it), score the samples, then write the report of
+/// whatever ran.
 public enum StandardPipeline {
     public static func phases() -> [any JobPhase] {
         var phases: [any JobPhase] = [ValidateRecipePhase(validate: plan(recipePath:config:)), PreflightPhase()]
         if let hold = TestHoldPhase.fromEnvironment() { phases.append(hold) }
         phases.append(TrainingPhase())
+        phases.append(EvaluationPhase())
         phases.append(ReportPhase())
         return phases
     }

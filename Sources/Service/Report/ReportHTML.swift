@@ -1,4 +1,5 @@
 import Foundation
+import Evaluation
 
 /// report.html: one self-contained page (inline CSS and SVG; images by relative path, so the
 /// run folder can be copied anywhere) that tells the job's owner what ran, how training went,
@@ -12,6 +13,7 @@ public enum ReportHTML {
         if let training = report.training {
             body += lossSection(training)
             if !training.grids.isEmpty { body += gridsSection(training.grids) }
+            body += scoresSection(report)
             if !training.outputs.isEmpty { body += outputsSection(training.outputs) }
         }
         body += timingsSection(report)
@@ -178,5 +180,42 @@ public enum ReportHTML {
 
     static func list(_ escapedItems: [String]) -> String {
         "<ul>" + escapedItems.map { "<li>\($0)</li>" }.joined() + "</ul>\n"
+    }
+
+    /// Subject fidelity, prompt fidelity and KID of the base and the trained model's samples,
+    /// or why there are none.
+    static func scoresSection(_ report: RunReport) -> String {
+        guard let e = report.evaluation else {
+            let reason = report.evaluationMissing ?? "the samples were not scored"
+            return section("Scores", "<p class=\"note\">Not scored: \(HTMLText.escape(reason)).</p>")
+        }
+        func cell(_ v: Double?) -> String { "<td class=\"num\">" + (v.map { String(format: "%.4f", $0) } ?? "–") + "</td>" }
+        let hasBase = e.base != nil
+        func row(_ name: String, _ better: String, _ b: Double?, _ t: Double?) -> String {
+            "<tr><td>\(HTMLText.escape(name)) <small>(\(better))</small></td>" + (hasBase ? cell(b) : "") + cell(t) + "</tr>"
+        }
+        var html = "<p class=\"note\">The final samples measured against the \(e.trainingImages) training photo(s) "
+            + "with the base model's measure, <b>\(HTMLText.escape(e.measure))</b>: subject fidelity is the mean cosine similarity "
+            + "of the samples' features to the photos', prompt fidelity how well each sample shows its prompt, "
+            + "KID the kernel inception distance between the two sets of features.</p>\n<table>"
+        html += "<tr><th></th>" + (hasBase ? "<th>base model</th>" : "") + "<th>trained</th></tr>"
+        html += row(e.subjectFidelityName, "higher is closer to the subject", e.base?.subjectFidelity, e.trained.subjectFidelity)
+        html += row(e.promptFidelityName, "higher follows the prompt better", e.base?.promptFidelity, e.trained.promptFidelity)
+        html += row("KID vs training photos", "lower is closer", e.base?.kid, e.trained.kid)
+        html += "</table>"
+        // Per prompt: which prompts the training helped or hurt.
+        if e.trained.prompts.count > 1 || e.base?.prompts.isEmpty == false {
+            html += "<h3>Per prompt</h3><table><tr><th>prompt</th>"
+                + (hasBase ? "<th>base: subject</th><th>base: prompt</th>" : "") + "<th>trained: subject</th><th>trained: prompt</th></tr>"
+            for p in e.trained.prompts {
+                let b = e.base?.prompts.first { $0.prompt == p.prompt }
+                html += "<tr><td>\(HTMLText.escape(p.prompt))</td>"
+                    + (hasBase ? cell(b?.subjectFidelity) + cell(b?.promptFidelity) : "")
+                    + cell(p.subjectFidelity) + cell(p.promptFidelity) + "</tr>"
+            }
+            html += "</table>"
+        }
+        if !e.notes.isEmpty { html += list(e.notes.map(HTMLText.escape)) }
+        return section("Scores", html)
     }
 }

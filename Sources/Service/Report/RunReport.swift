@@ -1,4 +1,5 @@
 import Foundation
+import Evaluation
 
 /// Everything the report says about one run, gathered from the files the earlier phases left
 /// in the work folder (which survive restarts, unlike values in memory). Published as
@@ -25,6 +26,10 @@ public struct RunReport: Codable, Sendable, Equatable {
     public var estimate: String?
     /// Files that could not be read while gathering the report, said in words.
     public var problems: [String]
+    /// The scores of the final samples (evaluation.json); nil when the run was not scored,
+    /// and then `evaluationMissing` says why.
+    public var evaluation: RunEvaluation?
+    public var evaluationMissing: String?
     /// Set when `training.losses` holds every n-th step only (see `thinningLosses`): how many
     /// steps training recorded. training/summary.json keeps them all.
     public var lossPointsRecorded: Int?
@@ -81,6 +86,22 @@ public struct RunReport: Codable, Sendable, Equatable {
         // The job folder first, then subfolders by name.
         preflight.sort { ($0.folder.isEmpty ? 0 : 1, $0.folder) < ($1.folder.isEmpty ? 0 : 1, $1.folder) }
 
+        var evaluation: RunEvaluation?
+        var evaluationMissing: String?
+        let evaluationPath = work + "/" + RunEvaluation.fileName
+        if FileManager.default.fileExists(atPath: evaluationPath) {
+            do { evaluation = try AtomicFile.readJSON(RunEvaluation.self, from: evaluationPath) } catch {
+                problems.append("\(RunEvaluation.fileName) could not be read: \(error)")
+                evaluationMissing = "\(RunEvaluation.fileName) could not be read"
+            }
+        } else if let reason = readText(work + "/" + RunEvaluation.missingFileName) {
+            evaluationMissing = reason.trimmingCharacters(in: .whitespacesAndNewlines)
+        } else if plan?.dryRun == true {
+            evaluationMissing = "a dry run trains nothing and draws no samples"
+        } else {
+            evaluationMissing = "the samples were not scored (training did not finish, or the run had no evaluation phase)"
+        }
+
         return RunReport(job: job, run: run, created: now,
                          method: plan?.method ?? training?.method,
                          dryRun: plan?.dryRun ?? (training == nil),
@@ -88,7 +109,8 @@ public struct RunReport: Codable, Sendable, Equatable {
                          phases: orderedPhases(checkpoint),
                          training: training, preflight: preflight,
                          estimate: readText(work + "/estimate.txt"),
-                         problems: problems, lossPointsRecorded: nil)
+                         problems: problems, evaluation: evaluation, evaluationMissing: evaluationMissing,
+                         lossPointsRecorded: nil)
     }
 
     /// Validation first (it runs at every start), then the checkpointed phases in the order

@@ -1,5 +1,6 @@
 import Foundation
 import Diffusion
+import Evaluation
 import Imaging
 import Training
 
@@ -8,7 +9,7 @@ import Training
 /// models start exactly at the base: LoRA's B is zero) and kept as PNGs, so the final grid can
 /// put them beside the trained ones without loading the base model a second time.
 extension TrainingPhase {
-    static let baseSampleFolder = "samples/base"
+    static let baseSampleFolder = SampleSet.baseFolder
 
     static func sampleGrid(_ recipe: Recipe) -> SampleGrid {
         let s = recipe.samples
@@ -66,5 +67,36 @@ extension TrainingPhase {
         try Directories.create("\(work)/samples")
         try AtomicFile.write(Data(ImageEncoder.jpeg(sheet, quality: 92)), to: "\(work)/\(file)")
         return TrainingSummary.Grid(file: file, step: step, title: title, comparesBase: columns.count > 1)
+    }
+
+    /// The final samples as files, with samples/samples.json saying which prompt and seed each
+    /// one is, and the photos trained on at the samples' size: what `EvaluationPhase` and
+    /// `dropbooth eval` score, in the run folder so a run can be scored again after it ended.
+    static func keepFinalSamples(trained: [RGBImage], base: [RGBImage], trainingImages: [TrainingImage], recipe: Recipe,
+                                 basePath: String, steps: Int, work: String) throws {
+        let grid = sampleGrid(recipe)
+        func entries(_ folder: String) -> [SampleSet.Sample] {
+            grid.cells.enumerated().map { i, cell in SampleSet.Sample(prompt: cell.prompt, seed: cell.seed, file: SampleSet.file(folder, i)) }
+        }
+        for folder in [SampleSet.trainedFolder, SampleSet.trainingFolder] {
+            try? FileManager.default.removeItem(atPath: "\(work)/\(folder)")
+            try Directories.create("\(work)/\(folder)")
+        }
+        let trainedEntries = entries(SampleSet.trainedFolder)
+        for (image, entry) in zip(trained, trainedEntries) {
+            try AtomicFile.write(Data(ImageEncoder.png(image)), to: "\(work)/\(entry.file)")
+        }
+        // Centre-cropped to the samples' size, as the samples are drawn, so both are measured alike.
+        let (w, h) = (grid.width, grid.height)
+        var training: [SampleSet.TrainingImage] = []
+        for (i, photo) in trainingImages.enumerated() {
+            let file = SampleSet.file(SampleSet.trainingFolder, i)
+            let fitted = photo.image.resized(shorterSide: max(w, h)).centerCropped(width: w, height: h)
+            try AtomicFile.write(Data(ImageEncoder.png(fitted)), to: "\(work)/\(file)")
+            training.append(.init(name: photo.name, caption: photo.caption, file: file))
+        }
+        let set = SampleSet(baseModel: recipe.baseModel, baseModelPath: basePath, steps: steps, width: w, height: h,
+                            base: base.isEmpty ? [] : entries(SampleSet.baseFolder), trained: trainedEntries, training: training)
+        try AtomicFile.writeJSON(set, to: "\(work)/\(SampleSet.relativePath)")
     }
 }

@@ -145,6 +145,10 @@ public struct TrainingPhase: JobPhase {
 
         if drawsSamples {
             let trained = try timed("samples") { try Self.drawTrained(run, recipe) }
+            try timed("samples") {
+                try Self.keepFinalSamples(trained: trained, base: base.first?.images ?? [], trainingImages: images,
+                                          recipe: recipe, basePath: basePath, steps: total, work: work)
+            }
             let columns = base + [.init(header: "trained: \(total) steps", images: trained)]
             let title = columns.count > 1 ? "base model | trained, \(total) steps" : "after \(total) steps"
             summary.grids.removeAll { $0.file == "samples/final.jpg" }

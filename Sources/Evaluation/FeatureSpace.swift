@@ -1,0 +1,27 @@
+// What an evaluation measures images with: a feature space, as in the DreamBooth paper's
+// metrics (shared/seeds). Subject fidelity (CLIP-I there) is the mean cosine similarity of
+// generated images' features to the real subject images' features; prompt fidelity (CLIP-T)
+// is how well each generated image shows its prompt; KID compares the two sets of features.
+//
+// Two spaces: `WorldFeatureSpace`, the default model's procedural world measured by its own
+// rules, and a CLIP space (image and text encoders) for Stable Diffusion models, plugged in
+// through `MeasureSelection`.
+
+import Imaging
+
+public protocol FeatureSpace: Sendable {
+    /// The measure's name, as `dropbooth.json` selects it: "world", "clip".
+    var measure: String { get }
+    /// What the report calls the two fidelity scores in this space, e.g. "CLIP-I" and "CLIP-T".
+    var subjectFidelityName: String { get }
+    var promptFidelityName: String { get }
+
+    /// One feature vector per image, all of the same length, L2-normalised (or all zeros when
+    /// the space finds nothing in an image), so that a dot product is a cosine similarity.
+    func imageFeatures(_ images: [RGBImage]) throws -> [[Float]]
+
+    /// For each image with the prompt it was drawn from: how well the image shows the prompt
+    /// (higher is better). nil where the space cannot judge that prompt (it names nothing the
+    /// space knows).
+    func promptFidelity(_ images: [RGBImage], prompts: [String]) throws -> [Double?]
+}
