@@ -76,11 +76,12 @@ let package = Package(
         .target(name: "YAML", dependencies: ["CYAML"]),
         // The procedural image world the default model is pretrained on (scenes, captions, a measure).
         .target(name: "World", dependencies: ["Imaging"]),
-        // Scores of a run's samples: subject and prompt fidelity, KID, in a model's feature space.
-        .target(name: "Evaluation", dependencies: ["Imaging", "World"]),
         // 3. Stable Diffusion models: tokenizer, text encoder, UNet, VAE, schedulers
         // Imaging: CLIP's image preprocessing (the CLIP scores of evaluation).
         .target(name: "Diffusion", dependencies: ["TensorEngine", "ModelIO", "Imaging"]),
+        // Scores of a run's samples: subject and prompt fidelity, KID, in a model's feature space
+        // (the world's own measure, or CLIP's encoders from Diffusion).
+        .target(name: "Evaluation", dependencies: ["Imaging", "World", "Diffusion"]),
         // 4. Training: LoRA, DreamBooth, textual inversion
         .target(name: "Training", dependencies: ["Diffusion", "TensorEngine", "ModelIO", "Imaging"]),
         // 5. Service
@@ -110,7 +111,7 @@ let package = Package(
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Diffusion", "TensorEngine", "ModelIO"]),
         .testTarget(name: "YAMLTests", dependencies: ["YAML"]),
         .testTarget(name: "WorldTests", dependencies: ["World", "Imaging"]),
-        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "World", "Imaging"]),
+        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "World", "Imaging", "Diffusion", "ModelIO"]),
         .testTarget(name: "ServiceTests", dependencies: ["Service", "Imaging", "YAML", "Diffusion", "Training", "TensorEngine", "ModelIO", "Evaluation"]),
         // Starts the real `dropbooth` binary on temporary folders.
         .testTarget(name: "IntegrationTests", dependencies: ["dropbooth", "Imaging", "ModelIO"]),

@@ -3,9 +3,9 @@
 // generated images' features to the real subject images' features; prompt fidelity (CLIP-T)
 // is how well each generated image shows its prompt; KID compares the two sets of features.
 //
-// Two spaces: `WorldFeatureSpace`, the default model's procedural world measured by its own
-// rules, and a CLIP space (image and text encoders) for Stable Diffusion models, plugged in
-// through `MeasureSelection`.
+// Two spaces, chosen by `MeasureSelection`: `WorldFeatureSpace`, the default model's procedural
+// world measured by its own rules, and `CLIPFeatureSpace` (CLIP's image and text encoders) for
+// Stable Diffusion models.
 
 import Imaging
 
@@ -24,4 +24,14 @@ public protocol FeatureSpace: Sendable {
     /// (higher is better). nil where the space cannot judge that prompt (it names nothing the
     /// space knows).
     func promptFidelity(_ images: [RGBImage], prompts: [String]) throws -> [Double?]
+
+    /// The same, told the subjects' identifiers in the prompts and the words that stand for
+    /// them, for a space that cannot read an identifier (CLIP). By default they are ignored.
+    func promptFidelity(_ images: [RGBImage], prompts: [String], subjects: [SubjectWord]) throws -> [Double?]
+}
+
+extension FeatureSpace {
+    public func promptFidelity(_ images: [RGBImage], prompts: [String], subjects: [SubjectWord]) throws -> [Double?] {
+        try promptFidelity(images, prompts: prompts)
+    }
 }

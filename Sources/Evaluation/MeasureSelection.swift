@@ -1,30 +1,43 @@
-// The one place a measure name becomes a feature space. A CLIP space plugs in here: it needs a
-// type conforming to `FeatureSpace` built from `settings.clipModel` (resolved against the
-// model's folder), e.g. over a `CLIPScoringModel` with
-//     imageEmbeddings([RGBImage]) -> [[Float]]   (L2-normalised)
-//     textEmbeddings([String]) -> [[Float]]      (L2-normalised)
-// whose `imageFeatures` are the image embeddings and whose `promptFidelity` is the cosine of
-// each image's embedding with its prompt's (CLIP-T).
+// The one place a measure name becomes a feature space: "world" is the procedural world's own
+// measure, "clip" a `CLIPFeatureSpace` over the CLIPModel folder `clip_model` names (relative to
+// the folder dropbooth.json is in, or absolute).
 
 import Foundation
+import Diffusion
 
 public enum MeasureSelection {
-    public static let clipUnavailable = "the CLIP measure is not available in this build yet"
-
     /// The feature space `settings` name for the model at `modelPath`.
     public static func featureSpace(_ settings: ModelEvaluationSettings, modelPath: String) throws -> any FeatureSpace {
+        let file = ModelEvaluationSettings.path(forModel: modelPath)
         switch settings.measure {
         case "world":
             return WorldFeatureSpace()
         case "clip":
-            throw EvaluationError(clipUnavailable)
+            guard let clipModel = settings.clipModel else {
+                throw EvaluationError("\(file): evaluation.clip_model is missing; the \"clip\" measure needs a transformers CLIPModel folder, "
+                    + "e.g. {\"evaluation\": {\"measure\": \"clip\", \"clip_model\": \"/models/clip-vit-large-patch14\"}}")
+            }
+            let folder = clipModelFolder(clipModel, settingsFile: file)
+            do {
+                return CLIPFeatureSpace(model: try CLIPScoringModel(folder: URL(fileURLWithPath: folder)))
+            } catch {
+                throw EvaluationError("\(file): evaluation.clip_model \"\(clipModel)\" (\(folder)) cannot be loaded as a transformers CLIPModel folder: \(error)")
+            }
         default:
-            throw EvaluationError("\(ModelEvaluationSettings.path(forModel: modelPath)): evaluation.measure is \"\(settings.measure)\"; expected one of \(ModelEvaluationSettings.measures.joined(separator: ", "))")
+            throw EvaluationError("\(file): evaluation.measure is \"\(settings.measure)\"; expected one of \(ModelEvaluationSettings.measures.joined(separator: ", "))")
         }
     }
 
-    /// The model's feature space, or why there is none (no dropbooth.json, a measure this build
-    /// lacks, a broken file).
+    /// `clipModel` as written in the settings file at `settingsFile`: absolute, or relative to
+    /// that file's folder (the model's folder; for a single-file model, the folder it is in).
+    public static func clipModelFolder(_ clipModel: String, settingsFile: String) -> String {
+        if clipModel.hasPrefix("/") { return clipModel }
+        let base = (settingsFile as NSString).deletingLastPathComponent
+        return URL(fileURLWithPath: base).appendingPathComponent(clipModel).standardizedFileURL.path
+    }
+
+    /// The model's feature space, or why there is none (no dropbooth.json, a broken file, a
+    /// CLIP model that does not load).
     public static func featureSpace(forModel modelPath: String) throws -> any FeatureSpace {
         guard let settings = try ModelEvaluationSettings.load(modelPath: modelPath) else {
             throw EvaluationError("the base model \(modelPath) has no \(ModelEvaluationSettings.fileName) saying how to evaluate it "

@@ -4,8 +4,8 @@
 //     {"evaluation": {"measure": "world"}}
 //
 // "world": the procedural world's own measure (models/default); "clip": CLIP image and text
-// encoders (Stable Diffusion models), with "clip_model" naming the encoders' folder (relative
-// to the model's folder, or absolute). A model without the file is not evaluated, and the
+// encoders (Stable Diffusion models), with "clip_model" naming a transformers CLIPModel folder
+// (absolute, or relative to the folder this file is in). A model without the file is not evaluated, and the
 // report says so: scores from a measure that does not fit the model would mislead.
 
 import Foundation

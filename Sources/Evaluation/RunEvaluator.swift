@@ -22,7 +22,7 @@ public enum RunEvaluator {
         func scores(_ samples: [SampleSet.Sample], _ label: String) throws -> RunEvaluation.Scores {
             let images = try SampleSet.images(samples.map(\.file), runFolder: run)
             let features = try space.imageFeatures(images)
-            let promptScores = try space.promptFidelity(images, prompts: samples.map(\.prompt))
+            let promptScores = try space.promptFidelity(images, prompts: samples.map(\.prompt), subjects: set.subjectWords ?? [])
             guard features.count == images.count, promptScores.count == images.count else {
                 throw EvaluationError("the \(space.measure) measure gave \(features.count) feature vectors and \(promptScores.count) prompt scores for \(images.count) images")
             }

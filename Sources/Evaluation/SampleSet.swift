@@ -42,11 +42,15 @@ public struct SampleSet: Codable, Sendable, Equatable {
     public var base: [Sample]
     public var trained: [Sample]
     public var training: [TrainingImage]
+    /// The subjects' identifiers in the prompts and the words that stand for them (CLIP-T reads
+    /// prompts with those); nil in files written before they were recorded.
+    public var subjectWords: [SubjectWord]?
 
     public init(baseModel: String, baseModelPath: String, steps: Int, width: Int, height: Int,
-                base: [Sample], trained: [Sample], training: [TrainingImage]) {
+                base: [Sample], trained: [Sample], training: [TrainingImage], subjectWords: [SubjectWord]? = nil) {
         self.baseModel = baseModel; self.baseModelPath = baseModelPath; self.steps = steps
         self.width = width; self.height = height; self.base = base; self.trained = trained; self.training = training
+        self.subjectWords = subjectWords
     }
 
     /// `NNN.png` in `folder`, the name of image `index`.

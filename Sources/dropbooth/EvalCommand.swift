@@ -12,7 +12,8 @@ struct EvalCommand: ParsableCommand {
         commandName: "eval",
         abstract: "Score a run's final samples: subject fidelity, prompt fidelity and KID against the training photos.",
         discussion: """
-            The measure comes from the base model's dropbooth.json ({"evaluation": {"measure": "world"}}); \
+            The measure comes from the base model's dropbooth.json ({"evaluation": {"measure": "world"}}, or \
+            {"evaluation": {"measure": "clip", "clip_model": "FOLDER"}} with a transformers CLIPModel folder: CLIP-I and CLIP-T); \
             the base model is the one the run used (recorded in samples/samples.json) unless --model names another. \
             Exit status: 0 scored, 1 the run cannot be scored (the reason is printed), 64 bad arguments.
             """

@@ -34,12 +34,10 @@ final class TemporaryFolder {
         #expect(error?.description.contains("has no dropbooth.json") == true)
     }
 
-    @Test func theClipMeasureSaysItIsNotInThisBuild() throws {
+    @Test func readsTheClipModel() throws {
         let model = try TemporaryFolder()
         try model.write(#"{"evaluation": {"measure": "clip", "clip_model": "clip"}}"#, to: "dropbooth.json")
-        #expect(try ModelEvaluationSettings.load(modelPath: model.path)?.clipModel == "clip")
-        let error = #expect(throws: EvaluationError.self) { try MeasureSelection.featureSpace(forModel: model.path) }
-        #expect(error?.description == MeasureSelection.clipUnavailable)
+        #expect(try ModelEvaluationSettings.load(modelPath: model.path) == ModelEvaluationSettings(measure: "clip", clipModel: "clip"))
     }
 
     @Test func badFilesNameTheFileAndField() throws {

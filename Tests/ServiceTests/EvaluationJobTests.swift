@@ -1,4 +1,5 @@
 import Evaluation
+import Diffusion
 import Foundation
 import Logging
 import Testing
@@ -93,7 +94,8 @@ import Testing
 
     @Test(arguments: [
         (nil, "has no dropbooth.json"),
-        (#"{"evaluation": {"measure": "clip"}}"#, MeasureSelection.clipUnavailable),
+        (#"{"evaluation": {"measure": "clip"}}"#, "evaluation.clip_model is missing"),
+        (#"{"evaluation": {"measure": "clip", "clip_model": "no-such-clip"}}"#, "evaluation.clip_model \"no-such-clip\""),
         (#"{"evaluation": {"measure": "fid"}}"#, "evaluation.measure is \"fid\""),
     ] as [(String?, String)])
     func aModelThatCannotBeScoredGetsTheReasonInTheReport(settings: String?, reason: String) throws {
@@ -107,6 +109,41 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: run + "/" + SampleSet.relativePath))
         let html = try String(contentsOfFile: run + "/" + RunReport.htmlFileName, encoding: .utf8)
         #expect(html.contains("<h2>Scores</h2>") && html.contains("Not scored: "))
+    }
+
+    /// The tiny CLIPModel of Tests/Fixtures/clip-scoring.
+    static let clipModel = repository.appendingPathComponent("Tests/Fixtures/clip-scoring/model")
+
+    /// A model whose dropbooth.json names a CLIP model: the run is scored in CLIP-I and CLIP-T,
+    /// the same figures as computed here from the kept images with the CLIP model directly, and
+    /// CLIP-T reads the prompts with the subject's token replaced by its class noun.
+    @Test func aClipConfiguredModelIsScoredInCLIPIAndCLIPT() throws {
+        let recipe = Self.recipe.replacingOccurrences(of: #"subject: {instance_prompt: "a yellow star"}"#,
+                                                      with: #"subject: {token: sks, class: star, instance_prompt: "a yellow {token} {class}"}"#)
+            .replacingOccurrences(of: "a large yellow star", with: "a large yellow sks star")
+        let settings = #"{"evaluation": {"measure": "clip", "clip_model": "\#(Self.clipModel.path)"}}"#
+        let (outcome, run) = try run(job: "clip", recipe: recipe, model: try model(settings: settings))
+        #expect(outcome == .succeeded)
+        let set = try SampleSet.load(runFolder: run)
+        #expect(set.subjectWords == [SubjectWord(token: "sks", standIn: "star")])
+        let evaluation = try AtomicFile.readJSON(RunEvaluation.self, from: run + "/" + RunEvaluation.fileName)
+        #expect(evaluation.measure == "clip" && evaluation.subjectFidelityName == "CLIP-I" && evaluation.promptFidelityName == "CLIP-T")
+        #expect(evaluation.trainingImages == 8 && evaluation.trained.images == 4 && evaluation.base?.images == 4)
+
+        let clip = try CLIPScoringModel(folder: Self.clipModel)
+        func dot(_ a: [Float], _ b: [Float]) -> Double { zip(a, b).reduce(0) { $0 + Double($1.0) * Double($1.1) } }
+        let training = try clip.imageEmbeddings(SampleSet.images(set.training.map(\.file), runFolder: run))
+        let trained = try clip.imageEmbeddings(SampleSet.images(set.trained.map(\.file), runFolder: run))
+        let clipI = trained.flatMap { t in training.map { dot(t, $0) } }.reduce(0, +) / Double(trained.count * training.count)
+        #expect(abs(evaluation.trained.subjectFidelity - clipI) < 1e-6, "\(evaluation.trained.subjectFidelity) vs \(clipI)")
+        // Samples 0, 1: "a large yellow sks star on …", read as "a large yellow star on …"; 2, 3 have no token.
+        let texts = try clip.textEmbeddings(["a large yellow star on a plain purple background",
+                                             "a medium yellow star on a striped red background"])
+        let clipT = (0..<4).map { dot(trained[$0], texts[$0 / 2]) }.reduce(0, +) / 4
+        #expect(abs(try #require(evaluation.trained.promptFidelity) - clipT) < 1e-6)
+        #expect(evaluation.trained.kid != nil)
+        let html = try String(contentsOfFile: run + "/" + RunReport.htmlFileName, encoding: .utf8)
+        #expect(html.contains("CLIP-I") && html.contains("CLIP-T"))
     }
 
     @Test func aDryRunSaysItIsNotScored() throws {

@@ -4,8 +4,8 @@ import Evaluation
 /// Scores the final samples the training phase kept (samples/samples.json) in the base model's
 /// feature space (its dropbooth.json): subject fidelity, prompt fidelity and KID against the
 /// training photos, for the base and the trained model. Writes evaluation.json, or, when the
-/// run cannot be scored (a dry run, no samples, a model without dropbooth.json, a measure this
-/// build lacks), evaluation-missing.txt with the reason: a scoring problem never fails a job
+/// run cannot be scored (a dry run, no samples, a model without dropbooth.json, a CLIP model
+/// that does not load), evaluation-missing.txt with the reason: a scoring problem never fails a job
 /// whose training went well. `dropbooth eval` does the same on a finished run folder.
 public struct EvaluationPhase: JobPhase {
     public let name = "evaluation"

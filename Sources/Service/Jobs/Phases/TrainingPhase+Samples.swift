@@ -96,7 +96,10 @@ extension TrainingPhase {
             training.append(.init(name: photo.name, caption: photo.caption, file: file))
         }
         let set = SampleSet(baseModel: recipe.baseModel, baseModelPath: basePath, steps: steps, width: w, height: h,
-                            base: base.isEmpty ? [] : entries(SampleSet.baseFolder), trained: trainedEntries, training: training)
+                            base: base.isEmpty ? [] : entries(SampleSet.baseFolder), trained: trainedEntries, training: training,
+                            subjectWords: recipe.subjects.compactMap { s in
+                                s.token.map { SubjectWord(token: $0, standIn: s.className ?? s.initializer) }
+                            })
         try AtomicFile.writeJSON(set, to: "\(work)/\(SampleSet.relativePath)")
     }
 }
