@@ -35,19 +35,18 @@ public struct CLIPFeatureSpace: FeatureSpace {
     }
 
     public func promptFidelity(_ images: [RGBImage], prompts: [String]) throws -> [Double?] {
-        try promptFidelity(images, prompts: prompts, subjects: [])
+        try promptFidelity(images, features: imageFeatures(images), prompts: prompts, subjects: [])
     }
 
-    /// The cosine of each image's embedding with the embedding of its prompt as CLIP reads it
-    /// (`SubjectWord.readable`); every prompt is judged.
-    public func promptFidelity(_ images: [RGBImage], prompts: [String], subjects: [SubjectWord]) throws -> [Double?] {
-        precondition(images.count == prompts.count, "one prompt per image")
+    /// The cosine of each image's embedding (`features`, from `imageFeatures`) with the
+    /// embedding of its prompt as CLIP reads it (`SubjectWord.readable`); every prompt is judged.
+    public func promptFidelity(_ images: [RGBImage], features: [[Float]], prompts: [String], subjects: [SubjectWord]) throws -> [Double?] {
+        precondition(images.count == prompts.count && features.count == images.count, "one prompt and one feature vector per image")
         let texts = prompts.map { SubjectWord.readable($0, subjects) }
         // Samples share prompts (several seeds each): each distinct text is encoded once.
         var distinct: [String] = []
         for text in texts where !distinct.contains(text) { distinct.append(text) }
         let textEmbeddings = try Dictionary(uniqueKeysWithValues: zip(distinct, model.textEmbeddings(distinct)))
-        let imageEmbeddings = try model.imageEmbeddings(images)
-        return zip(imageEmbeddings, texts).map { image, text in Similarity.dot(image, textEmbeddings[text]!) }
+        return zip(features, texts).map { image, text in Similarity.dot(image, textEmbeddings[text]!) }
     }
 }

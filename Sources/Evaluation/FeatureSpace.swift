@@ -25,13 +25,15 @@ public protocol FeatureSpace: Sendable {
     /// space knows).
     func promptFidelity(_ images: [RGBImage], prompts: [String]) throws -> [Double?]
 
-    /// The same, told the subjects' identifiers in the prompts and the words that stand for
-    /// them, for a space that cannot read an identifier (CLIP). By default they are ignored.
-    func promptFidelity(_ images: [RGBImage], prompts: [String], subjects: [SubjectWord]) throws -> [Double?]
+    /// The same, given the images' `imageFeatures` (a space that judges prompts with them need
+    /// not compute them again: CLIP's vision tower is the costly part) and the subjects'
+    /// identifiers in the prompts with the words that stand for them (for a space that cannot
+    /// read an identifier: CLIP). By default both are ignored.
+    func promptFidelity(_ images: [RGBImage], features: [[Float]], prompts: [String], subjects: [SubjectWord]) throws -> [Double?]
 }
 
 extension FeatureSpace {
-    public func promptFidelity(_ images: [RGBImage], prompts: [String], subjects: [SubjectWord]) throws -> [Double?] {
+    public func promptFidelity(_ images: [RGBImage], features: [[Float]], prompts: [String], subjects: [SubjectWord]) throws -> [Double?] {
         try promptFidelity(images, prompts: prompts)
     }
 }

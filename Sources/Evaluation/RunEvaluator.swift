@@ -22,9 +22,13 @@ public enum RunEvaluator {
         func scores(_ samples: [SampleSet.Sample], _ label: String) throws -> RunEvaluation.Scores {
             let images = try SampleSet.images(samples.map(\.file), runFolder: run)
             let features = try space.imageFeatures(images)
-            let promptScores = try space.promptFidelity(images, prompts: samples.map(\.prompt), subjects: set.subjectWords ?? [])
-            guard features.count == images.count, promptScores.count == images.count else {
-                throw EvaluationError("the \(space.measure) measure gave \(features.count) feature vectors and \(promptScores.count) prompt scores for \(images.count) images")
+            guard features.count == images.count else {
+                throw EvaluationError("the \(space.measure) measure gave \(features.count) feature vectors for \(images.count) images")
+            }
+            let promptScores = try space.promptFidelity(images, features: features, prompts: samples.map(\.prompt),
+                                                        subjects: set.subjectWords ?? [])
+            guard promptScores.count == images.count else {
+                throw EvaluationError("the \(space.measure) measure gave \(promptScores.count) prompt scores for \(images.count) images")
             }
             let judged = promptScores.compactMap { $0 }
             if judged.count < promptScores.count {

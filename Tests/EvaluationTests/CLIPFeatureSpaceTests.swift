@@ -80,7 +80,8 @@ import Diffusion
         let space = CLIPFeatureSpace(model: model)
         let image = try [Self.images()[0]]
         let subjects = [SubjectWord(token: "sks", standIn: "dog")]
-        let read = try #require(try space.promptFidelity(image, prompts: ["a photo of sks dog"], subjects: subjects)[0])
+        let features = try space.imageFeatures(image)
+        let read = try #require(try space.promptFidelity(image, features: features, prompts: ["a photo of sks dog"], subjects: subjects)[0])
         let raw = try #require(try space.promptFidelity(image, prompts: ["a photo of sks dog"])[0])
         let imageEmbedding = try model.imageEmbeddings(image)[0]
         let expected = Self.cosine(imageEmbedding, try model.textEmbeddings(["a photo of dog"])[0])
