@@ -58,7 +58,7 @@ public struct RunEvaluation: Codable, Sendable, Equatable {
 
     /// A few lines for a terminal.
     public var summary: String {
-        func number(_ v: Double?) -> String { v.map { String(format: "%.4f", $0) } ?? "–" }
+        func number(_ v: Double?) -> String { v.map { String(format: "%.4g", $0) } ?? "–" }
         func pad(_ text: String, _ width: Int, left: Bool = false) -> String {
             let fill = String(repeating: " ", count: max(0, width - text.count))
             return left ? text + fill : fill + text

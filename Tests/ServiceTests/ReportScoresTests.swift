@@ -20,7 +20,7 @@ import Testing
 
     static func evaluation(base: Bool) -> RunEvaluation {
         RunEvaluation(measure: "world", subjectFidelityName: "CLIP-I", promptFidelityName: "CLIP-T", trainingImages: 8,
-                      trained: .init(images: 4, subjectFidelity: 0.8125, promptFidelity: 0.3125, kid: 0.0123),
+                      trained: .init(images: 4, subjectFidelity: 0.8125, promptFidelity: 0.3125, kid: 0.000125),
                       base: base ? .init(images: 4, subjectFidelity: 0.5625, promptFidelity: nil, kid: 0.25) : nil,
                       notes: ["a note <b>"])
     }
@@ -32,7 +32,8 @@ import Testing
         #expect(html.contains("<h2>Scores</h2>") && html.contains("<th>base model</th><th>trained</th>"))
         #expect(html.contains(#"<td>CLIP-I <small>(higher is closer to the subject)</small></td><td class="num">0.5625</td><td class="num">0.8125</td>"#))
         #expect(html.contains(#"<td class="num">–</td><td class="num">0.3125</td>"#))   // no base prompt fidelity
-        #expect(html.contains(#"<td class="num">0.2500</td><td class="num">0.0123</td>"#))
+        // Significant digits, not fixed decimals: a CLIP-space KID of 1.25e-4 must not print as 0.0000.
+        #expect(html.contains(#"<td class="num">0.25</td><td class="num">0.000125</td>"#))
         #expect(html.contains("a note &lt;b&gt;") && !html.contains("a note <b>"))
         // report.json carries the same numbers under "evaluation".
         let json = try JSONSerialization.jsonObject(with: JSONEncoder().encode(report)) as? [String: Any]

@@ -189,7 +189,8 @@ public enum ReportHTML {
             let reason = report.evaluationMissing ?? "the samples were not scored"
             return section("Scores", "<p class=\"note\">Not scored: \(HTMLText.escape(reason)).</p>")
         }
-        func cell(_ v: Double?) -> String { "<td class=\"num\">" + (v.map { String(format: "%.4f", $0) } ?? "–") + "</td>" }
+        // Four significant digits, not four decimals: KID in CLIP space is of the order of 1e-4.
+        func cell(_ v: Double?) -> String { "<td class=\"num\">" + (v.map { String(format: "%.4g", $0) } ?? "–") + "</td>" }
         let hasBase = e.base != nil
         func row(_ name: String, _ better: String, _ b: Double?, _ t: Double?) -> String {
             "<tr><td>\(HTMLText.escape(name)) <small>(\(better))</small></td>" + (hasBase ? cell(b) : "") + cell(t) + "</tr>"
