@@ -24,17 +24,8 @@ import Testing
     }
 
     func sample(_ extra: [String]) throws -> (status: Int32, stderr: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: ServiceHarness.executable)
-        process.arguments = ["sample", "--model", Self.model, "--prompt", "a photo", "--seeds", "1,2",
-                             "--steps", "2", "--width", "32", "--height", "32", "--out", out] + extra
-        process.standardOutput = FileHandle.nullDevice
-        let errors = Pipe()
-        process.standardError = errors
-        try process.run()
-        let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return (process.terminationStatus, text)
+        try ServiceHarness.run(["sample", "--model", Self.model, "--prompt", "a photo", "--seeds", "1,2",
+                                "--steps", "2", "--width", "32", "--height", "32", "--out", out] + extra)
     }
 
     var imagesWritten: [String] {
