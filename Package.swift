@@ -103,12 +103,14 @@ let package = Package(
             ]
         ),
 
-        .testTarget(name: "TensorEngineTests", dependencies: ["TensorEngine", "ModelIO"]),
-        .testTarget(name: "ModelIOTests", dependencies: ["ModelIO", "TensorEngine"]),
+        // Fixture reading and closeness checks shared by the test targets.
+        .target(name: "TestSupport", dependencies: ["ModelIO", "TensorEngine"], path: "Tests/TestSupport"),
+        .testTarget(name: "TensorEngineTests", dependencies: ["TensorEngine", "ModelIO", "TestSupport"]),
+        .testTarget(name: "ModelIOTests", dependencies: ["ModelIO", "TensorEngine", "TestSupport"]),
         // Fixtures/ holds image files the tests read by path (made by scripts/make_samples.py).
         .testTarget(name: "ImagingTests", dependencies: ["Imaging"], exclude: ["Fixtures"]),
-        .testTarget(name: "DiffusionTests", dependencies: ["Diffusion", "TensorEngine", "ModelIO", "Imaging"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Diffusion", "TensorEngine", "ModelIO"]),
+        .testTarget(name: "DiffusionTests", dependencies: ["Diffusion", "TensorEngine", "ModelIO", "Imaging", "TestSupport"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Diffusion", "TensorEngine", "ModelIO", "TestSupport"]),
         .testTarget(name: "YAMLTests", dependencies: ["YAML"]),
         .testTarget(name: "WorldTests", dependencies: ["World", "Imaging"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "World", "Imaging", "Diffusion", "ModelIO"]),

@@ -23,8 +23,7 @@ struct BenchEngineCommand: ParsableCommand {
         abstract: "GFLOP/s of sgemm, conv2d and attention (SD 1.5 shapes, 512 px), side by side with PyTorch."
     )
 
-    @Option(help: "Threads for the engine and for OpenBLAS (and torch.set_num_threads). Default: every core.")
-    var threads: Int?
+    @OptionGroup var side: TorchComparisonOptions
 
     @Option(help: "Timed runs per measurement after one warm-up; the best is reported.")
     var repeats: Int = 3
@@ -41,34 +40,24 @@ struct BenchEngineCommand: ParsableCommand {
     @Option(help: "Only this pass: fwd, bwd or \"bwd input only\".")
     var pass: String?
 
-    @Flag(help: "Do not run the PyTorch side.")
-    var noTorch = false
-
     @Flag(help: "Measure thread CPU time, not wall time (with --threads 1: steadier on a busy machine).")
     var cpuTime = false
-
-    @Option(help: "The PyTorch side. Default: scripts/bench/torch_engine.py in the current directory or the source tree.")
-    var torchScript: String?
 
     @Flag(help: "Print the case list as JSON (the input of scripts/bench/torch_engine.py) and exit.")
     var printCases = false
 
     mutating func run() throws {
-        let threads = max(1, threads ?? EngineThreads.count)
-        EngineThreads.count = threads
-        setBLASThreads(threads)
+        let threads = side.applyThreads()
         var cases = BenchCase.stableDiffusion15
         if let filter { cases = cases.filter { $0.name.localizedCaseInsensitiveContains(filter) } }
         if printCases {
             print(String(decoding: try JSONEncoder().encode(cases), as: UTF8.self))
             return
         }
-        #if DEBUG
-        print("warning: this is a debug build; measure with `swift build -c release`.")
-        #endif
+        warnIfDebugBuild()
         print("dropbooth bench engine: \(threads) threads, best of \(repeats) runs × \(rounds) rounds after a warm-up, float32, batch 1")
 
-        let torch = noTorch ? nil : TorchWorker.start(script: torchScript, threads: threads, repeats: repeats,
+        let torch = side.noTorch ? nil : TorchWorker.start(script: side.script(default: "torch_engine.py"), threads: threads, repeats: repeats,
                                                       cpuTime: cpuTime && threads == 1)
         var ours = BestResults(), theirs = BestResults()
         var bench = EngineBenchmark(repeats: repeats, convMethod: convMethod.method, onlyPass: pass)
@@ -109,7 +98,7 @@ struct BenchEngineCommand: ParsableCommand {
         let peak = ourPeak.map { String(format: "%.0f MiB", $0) } ?? "unknown"
         let torchPeak = torch?.peakRSSMiB.map { String(format: ",  torch %.0f MiB (incl. the torch runtime)", $0) } ?? ""
         print("peak RSS  dropbooth \(peak)\(torchPeak)")
-        if let torch { print("torch \(torch.version), \(threads ?? EngineThreads.count) threads; speed-up = torch time / dropbooth time") }
+        if let torch { print("torch \(torch.version), \(EngineThreads.count) threads; speed-up = torch time / dropbooth time") }
     }
 }
 
@@ -126,9 +115,6 @@ enum ConvMethodChoice: String, ExpressibleByArgument, CaseIterable {
         }
     }
 }
-
-private func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s + " " : s + String(repeating: " ", count: n - s.count) }
-private func lpad(_ s: String, _ n: Int) -> String { s.count >= n ? " " + s : String(repeating: " ", count: n - s.count) + s }
 
 /// The fastest time seen per (case, pass), in first-seen order.
 struct BestResults {
@@ -166,7 +152,7 @@ final class TorchWorker {
         var description: String
     }
 
-    /// nil (with the reason printed) when python3 has no torch or the script is missing.
+    /// nil (with the reason printed) when python3 has no torch or `script` (nil: not found) is missing.
     static func start(script: String?, threads: Int, repeats: Int, cpuTime: Bool = false) -> TorchWorker? {
         let check = Process()
         check.executableURL = URL(fileURLWithPath: "/usr/bin/env")
@@ -178,7 +164,7 @@ final class TorchWorker {
             print("PyTorch side skipped: `python3 -c \"import torch\"` failed.")
             return nil
         }
-        guard let path = script ?? defaultScript() else {
+        guard let path = script else {
             print("PyTorch side skipped: scripts/bench/torch_engine.py not found (give --torch-script).")
             return nil
         }
@@ -190,16 +176,6 @@ final class TorchWorker {
             print("PyTorch side skipped: \(error)")
             return nil
         }
-    }
-
-    static func defaultScript() -> String? {
-        let candidates = [
-            FileManager.default.currentDirectoryPath + "/scripts/bench/torch_engine.py",
-            // The source tree this binary was built from (a development build).
-            URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-                .deletingLastPathComponent().appendingPathComponent("scripts/bench/torch_engine.py").path,
-        ]
-        return candidates.first { FileManager.default.fileExists(atPath: $0) }
     }
 
     private init(script: String, threads: Int, repeats: Int, cpuTime: Bool) throws {

@@ -5,8 +5,7 @@ import TensorEngine
 
 /// Options shared by `bench unet` and `bench sample`.
 struct ModelBenchOptions: ParsableArguments {
-    @Option(help: "Threads for the engine and OpenBLAS (and torch.set_num_threads). Default: every core.")
-    var threads: Int?
+    @OptionGroup var side: TorchComparisonOptions
 
     @Option(help: "Timed runs per case after the first (which is reported apart: it pays one-time costs); the best is reported.")
     var repeats: Int = 2
@@ -17,14 +16,8 @@ struct ModelBenchOptions: ParsableArguments {
     @Option(help: "Only cases whose name contains this text (e.g. 256, lora, fwd); searches every case, lora-512 included.")
     var filter: String?
 
-    @Flag(help: "Do not run the PyTorch side.")
-    var noTorch = false
-
     @Flag(help: "Keep the frozen Linear/Conv2d weights in float16 (as DROPBOOTH_HALF_WEIGHTS=1 does), widened per layer when used.")
     var halfWeights = false
-
-    @Option(help: "The PyTorch side. Default: scripts/bench/torch_models.py in the current directory or the source tree.")
-    var torchScript: String?
 
     @Option(help: .hidden)
     var worker: String?
@@ -55,9 +48,7 @@ struct BenchSampleCommand: ParsableCommand {
 }
 
 private func runModelBench(_ o: ModelBenchOptions, cases all: [ModelBenchCase], command: String) throws {
-    let threads = max(1, o.threads ?? EngineThreads.count)
-    EngineThreads.count = threads
-    setBLASThreads(threads)
+    let threads = o.side.applyThreads()
     if o.halfWeights {
         // The workers are child processes: they inherit the environment.
         setenv("DROPBOOTH_HALF_WEIGHTS", "1", 1)
@@ -74,11 +65,9 @@ private func runModelBench(_ o: ModelBenchOptions, cases all: [ModelBenchCase], 
     var cases = all
     if let filter = o.filter { cases = cases.filter { $0.name.localizedCaseInsensitiveContains(filter) } }
     guard !cases.isEmpty else { throw ValidationError("--filter \(o.filter ?? ""): no case matches (cases: \(all.map(\.name).joined(separator: ", ")))") }
-    #if DEBUG
-    print("warning: this is a debug build; measure with `swift build -c release`.")
-    #endif
-    let script = o.noTorch ? nil : (o.torchScript ?? defaultScript("torch_models.py"))
-    if !o.noTorch && script == nil { print("PyTorch side skipped: scripts/bench/torch_models.py not found (give --torch-script).") }
+    warnIfDebugBuild()
+    let script = o.side.noTorch ? nil : o.side.script(default: "torch_models.py")
+    if !o.side.noTorch && script == nil { print("PyTorch side skipped: scripts/bench/torch_models.py not found (give --torch-script).") }
     print("dropbooth bench \(command): SD 1.5 shapes, random weights, float32, \(threads) threads, "
           + "first run + best of \(o.repeats) × \(o.rounds) round(s), each case in a fresh process per side")
     print("frozen layer weights: \(LayerWeightStorage.halfPrecision ? "float16, widened per layer" : "float32")")
@@ -182,19 +171,7 @@ private func runWorker(executable: String, arguments: [String]) throws -> ModelB
     return try JSONDecoder().decode(ModelBenchResult.self, from: Data(last.utf8))
 }
 
-private func defaultScript(_ file: String) -> String? {
-    let candidates = [
-        FileManager.default.currentDirectoryPath + "/scripts/bench/" + file,
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("scripts/bench/" + file).path,
-    ]
-    return candidates.first { FileManager.default.fileExists(atPath: $0) }
-}
-
 private func loadAverage() -> String {
     guard let s = try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8) else { return "unknown" }
     return s.split(separator: " ").prefix(3).joined(separator: " ")
 }
-
-private func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s + " " : s + String(repeating: " ", count: n - s.count) }
-private func lpad(_ s: String, _ n: Int) -> String { s.count >= n ? " " + s : String(repeating: " ", count: n - s.count) + s }

@@ -89,6 +89,7 @@ struct SampleCommand: ParsableCommand {
         let embeddings = try embedding.map(readEmbedding)
         let adapted = !loras.isEmpty || !embeddings.isEmpty
         if compareBase && !adapted { fail("--compare-base needs a --lora or --embedding to compare with") }
+        checkAdaptersFit(loras: loras, embeddings: embeddings, pipeline: pipeline)
 
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         let grid = SampleGrid(prompts: prompt, seeds: settings.seeds, width: width, height: height)
@@ -192,6 +193,30 @@ struct SampleCommand: ParsableCommand {
             return try file.floats(name)
         } catch {
             fail("\(path): \(error)")
+        }
+    }
+
+    /// Fails, naming the file and the layer or token, if an adapter does not fit the model, before
+    /// any image is drawn: otherwise the mismatch shows only when the adapted column starts, after
+    /// --compare-base has spent minutes on the base one. Attaching validates every layer's shapes;
+    /// the model is left without adapters, as the base column needs it.
+    private func checkAdaptersFit(loras: [(name: String, weights: LowRankWeights, scale: Float)], embeddings: [TokenEmbeddings],
+                                  pipeline: TextToImagePipeline) {
+        if !loras.isEmpty {
+            do {
+                try AdapterApplication.applyLoRAs(loras, unet: pipeline.unet, textEncoder: pipeline.textEncoder)
+            } catch { fail("--lora \(error)") }
+            AdapterApplication.clear(unet: pipeline.unet, textEncoder: pipeline.textEncoder)
+        }
+        // Embeddings are added one file at a time to a copy of the tokenizer, so an error names
+        // its file; the text encoder's appended rows are put back as they were.
+        let appended = pipeline.textEncoder.appendedTokenEmbeddings
+        defer { pipeline.textEncoder.appendedTokenEmbeddings = appended }
+        var tokenizer = pipeline.tokenizer
+        for (path, e) in zip(embedding, embeddings) {
+            do {
+                try AdapterApplication.addEmbeddings([e], tokenizer: &tokenizer, textEncoder: pipeline.textEncoder)
+            } catch { fail("--embedding \(path): \(error)") }
         }
     }
 

@@ -4,6 +4,7 @@ import Imaging
 import ModelIO
 import TensorEngine
 @testable import Diffusion
+import TestSupport
 
 /// The CLIP scoring model against transformers' CLIPModel and CLIPImageProcessor (Pillow
 /// backend) on the fixtures of scripts/fixtures/clip_scoring.py (Tests/Fixtures/clip-scoring/).
@@ -13,7 +14,7 @@ import TensorEngine
 /// 32×32 within 1e-6 (float32 arithmetic as NumPy does it; measured: equal); embeddings within
 /// 1e-5 absolute (unit vectors; float32 sums in another order; measured 1.5e-7 at most).
 @Suite struct CLIPScoringTests {
-    static let root = CheckpointFixtures.root.appendingPathComponent("clip-scoring")
+    static let root = TestFixtures.url("clip-scoring")
     static let modelFolder = root.appendingPathComponent("model")
     static let imageNames = ["wide", "tall", "small", "tiny", "exact"]
     static let prompts = [

@@ -6,6 +6,7 @@ import ModelIO
 import Testing
 import TensorEngine
 @testable import Diffusion
+import TestSupport
 
 /// Records which names a model read, to check that nothing in a checkpoint went unused.
 final class RecordingWeights: WeightSource, @unchecked Sendable {
@@ -62,9 +63,9 @@ func runModels(_ ckpt: StableDiffusionCheckpoint, tiny: TinyModel, weights: [Che
         var unread: [String] = []
         let out = try runModels(ckpt, tiny: tiny, unread: &unread)
         #expect(unread.isEmpty, "tensors no model read: \(unread.prefix(5))")
-        expectClose(out.unet, try tiny.outputs("unet").floats("out"), "\(model) UNet output")
-        expectClose(out.text, try tiny.outputs("text_encoder").floats("last_hidden_state"), "\(model) last_hidden_state")
-        expectClose(out.decoded, try tiny.outputs("vae").floats("decoded"), "\(model) decoded image")
+        expectClose(out.unet, try tiny.outputs("unet").floats("out"), rtol: modelRtol, atol: modelAtol, "\(model) UNet output")
+        expectClose(out.text, try tiny.outputs("text_encoder").floats("last_hidden_state"), rtol: modelRtol, atol: modelAtol, "\(model) last_hidden_state")
+        expectClose(out.decoded, try tiny.outputs("vae").floats("decoded"), rtol: modelRtol, atol: modelAtol, "\(model) decoded image")
     }
 
     @Test(arguments: [("sd1_fp16.safetensors", "sd1-tiny", SafeTensorsDType.f16), ("sd2_bf16.safetensors", "sd2-tiny", .bf16)])
@@ -100,9 +101,9 @@ func runModels(_ ckpt: StableDiffusionCheckpoint, tiny: TinyModel, weights: [Che
             .textEncoder: try rounded(folder.textEncoderWeights, .bf16),
         ]
         let b = try runModels(folder, tiny: tiny, weights: same, unread: &ignored)
-        expectClose(a.unet, b.unet, "variants UNet output")
-        expectClose(a.text, b.text, "variants last_hidden_state")
-        expectClose(a.decoded, b.decoded, "variants decoded image")
+        expectClose(a.unet, b.unet, rtol: modelRtol, atol: modelAtol, "variants UNet output")
+        expectClose(a.text, b.text, rtol: modelRtol, atol: modelAtol, "variants last_hidden_state")
+        expectClose(a.decoded, b.decoded, rtol: modelRtol, atol: modelAtol, "variants decoded image")
     }
 }
 

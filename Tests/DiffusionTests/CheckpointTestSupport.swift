@@ -3,13 +3,11 @@ import Foundation
 import ModelIO
 import TensorEngine
 @testable import Diffusion
+import TestSupport
 
 enum CheckpointFixtures {
-    /// Tests/Fixtures, found from this source file so tests run from any working directory.
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("Fixtures")
-    static func model(_ name: String) -> String { root.appendingPathComponent("models/\(name)").path }
-    static func checkpoint(_ name: String) -> String { root.appendingPathComponent("checkpoints/\(name)").path }
+    static func model(_ name: String) -> String { TestFixtures.path("models/\(name)") }
+    static func checkpoint(_ name: String) -> String { TestFixtures.path("checkpoints/\(name)") }
 
     /// A fresh empty folder under the system's temporary directory.
     static func temporaryFolder(_ label: String = #function) throws -> String {

@@ -3,14 +3,13 @@ import Testing
 import ModelIO
 import TensorEngine
 @testable import Diffusion
+import TestSupport
 
 /// The tiny diffusers models of scripts/fixtures/tiny_models.py (Tests/Fixtures/models/<name>/)
 /// and their reference outputs (Tests/Fixtures/models/outputs/<name>-<part>.safetensors,
 /// PyTorch layout).
 struct TinyModel {
-    static let root = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("Fixtures").appendingPathComponent("models")
+    static let root = TestFixtures.url("models")
     static let names = ["sd1-tiny", "sd2-tiny"]
 
     let name: String
@@ -85,30 +84,8 @@ extension [String: Any] {
     }
 }
 
-extension SafeTensorsFile {
-    /// A stored tensor as an engine tensor, NCHW images permuted to NHWC.
-    func tensor(_ name: String, nhwc: Bool = false) throws -> Tensor {
-        let shape = try entry(name).shape
-        let t = Tensor(try floats(name), shape: shape)
-        return nhwc ? noGrad { t.permuted([0, 2, 3, 1]) } : t
-    }
-}
-
 /// Values of an NHWC tensor in NCHW order (to compare with PyTorch's outputs).
 func nchwValues(_ t: Tensor) -> [Float] { noGrad { t.permuted([0, 3, 1, 2]).scalars } }
-
-/// Elementwise |a − b| ≤ atol + rtol·|b|, reporting the worst element.
-func expectClose(_ actual: [Float], _ expected: [Float], rtol: Float = modelRtol, atol: Float = modelAtol,
-                 _ what: String, sourceLocation: SourceLocation = #_sourceLocation) {
-    #expect(actual.count == expected.count, "\(what): \(actual.count) values, expected \(expected.count)", sourceLocation: sourceLocation)
-    guard actual.count == expected.count else { return }
-    var worst = -1, worstExcess: Float = 0
-    for i in 0..<actual.count {
-        let excess = abs(actual[i] - expected[i]) - (atol + rtol * abs(expected[i]))
-        if excess > worstExcess || actual[i].isNaN { worst = i; worstExcess = excess.isNaN ? .infinity : excess }
-    }
-    #expect(worst < 0, "\(what): element \(worst) is \(worst >= 0 ? actual[worst] : 0), expected \(worst >= 0 ? expected[worst] : 0) (rtol \(rtol), atol \(atol))", sourceLocation: sourceLocation)
-}
 
 /// The stated tolerance for whole-model outputs: relative 1e-4, plus an absolute 1e-5 for
 /// values near zero (float32 sums in a different order).

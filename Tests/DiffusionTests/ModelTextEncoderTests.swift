@@ -2,6 +2,7 @@ import Testing
 import ModelIO
 import TensorEngine
 @testable import Diffusion
+import TestSupport
 
 /// The CLIP text encoder against transformers' CLIPTextModel on the tiny fixtures
 /// (rtol 1e-4, atol 1e-5).
@@ -15,11 +16,11 @@ import TensorEngine
         let batch = try ref.entry("input_ids").shape
         let rows = (0..<batch[0]).map { Array(ids[$0 * batch[1] ..< ($0 + 1) * batch[1]]) }
         let out = noGrad { encoder.encode(rows) }
-        expectClose(out.lastHiddenState.scalars, try ref.floats("last_hidden_state"), "\(model) last_hidden_state")
-        expectClose(out.penultimateHiddenState.scalars, try ref.floats("penultimate_hidden_state"), "\(model) hidden_states[-2]")
+        expectClose(out.lastHiddenState.scalars, try ref.floats("last_hidden_state"), rtol: modelRtol, atol: modelAtol, "\(model) last_hidden_state")
+        expectClose(out.penultimateHiddenState.scalars, try ref.floats("penultimate_hidden_state"), rtol: modelRtol, atol: modelAtol, "\(model) hidden_states[-2]")
         let normed = noGrad { encoder.finalLayerNorm(out.penultimateHiddenState) }
-        expectClose(normed.scalars, try ref.floats("penultimate_normed"), "\(model) final_layer_norm(hidden_states[-2])")
-        expectClose(out.pooled.scalars, try ref.floats("pooler_output"), "\(model) pooler_output")
+        expectClose(normed.scalars, try ref.floats("penultimate_normed"), rtol: modelRtol, atol: modelAtol, "\(model) final_layer_norm(hidden_states[-2])")
+        expectClose(out.pooled.scalars, try ref.floats("pooler_output"), rtol: modelRtol, atol: modelAtol, "\(model) pooler_output")
         #expect(out.lastHiddenState.shape == [batch[0], batch[1], try tiny.textConfig().hiddenSize])
     }
 
@@ -75,7 +76,7 @@ import TensorEngine
         let ids = try ref.floats("input_ids").map { Int($0) }
         let l = try ref.entry("input_ids").shape[1]
         let out = noGrad { encoder.encode([Array(ids[0..<l]), Array(ids[l..<2 * l])]) }
-        expectClose(out.lastHiddenState.scalars, try ref.floats("last_hidden_state"), "prefixed last_hidden_state")
+        expectClose(out.lastHiddenState.scalars, try ref.floats("last_hidden_state"), rtol: modelRtol, atol: modelAtol, "prefixed last_hidden_state")
         #expect(encoder.linearLayers.map(\.name).contains("encoder.layers.0.self_attn.q_proj"))
         #expect(encoder.linearLayers.count == 6 * (try tiny.textConfig().numHiddenLayers))
     }
@@ -118,8 +119,8 @@ import TensorEngine
         let ref = try TinyModel(name: "clip-projection").outputs("text_encoder")
         let ids = try ref.floats("input_ids").map { Int($0) }
         let out = noGrad { encoder.encode([Array(ids[0..<77]), Array(ids[77..<154])]) }
-        expectClose(out.lastHiddenState.scalars, try ref.floats("last_hidden_state"), "last_hidden_state")
-        expectClose(out.penultimateHiddenState.scalars, try ref.floats("penultimate_hidden_state"), "hidden_states[-2]")
-        expectClose(try #require(out.projectedPooled).scalars, try ref.floats("text_embeds"), "text_embeds")
+        expectClose(out.lastHiddenState.scalars, try ref.floats("last_hidden_state"), rtol: modelRtol, atol: modelAtol, "last_hidden_state")
+        expectClose(out.penultimateHiddenState.scalars, try ref.floats("penultimate_hidden_state"), rtol: modelRtol, atol: modelAtol, "hidden_states[-2]")
+        expectClose(try #require(out.projectedPooled).scalars, try ref.floats("text_embeds"), rtol: modelRtol, atol: modelAtol, "text_embeds")
     }
 }

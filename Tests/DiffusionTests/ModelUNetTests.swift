@@ -2,6 +2,7 @@ import Testing
 import ModelIO
 import TensorEngine
 @testable import Diffusion
+import TestSupport
 
 /// The UNet against diffusers' UNet2DConditionModel on the tiny fixtures: output for a batch
 /// of two latents at two timesteps, and gradients w.r.t. latents and context (rtol 1e-4,
@@ -15,7 +16,7 @@ import TensorEngine
         let latents = try ref.tensor("latents", nhwc: true)
         let context = try ref.tensor("context")
         let out = noGrad { unet(latents, timesteps: try! ref.floats("timesteps"), context: context) }
-        expectClose(nchwValues(out), try ref.floats("out"), "\(model) UNet output")
+        expectClose(nchwValues(out), try ref.floats("out"), rtol: modelRtol, atol: modelAtol, "\(model) UNet output")
     }
 
     @Test(arguments: TinyModel.names, [false, true])
@@ -30,7 +31,7 @@ import TensorEngine
         context.requiresGrad = true
         let out = unet(latents, timesteps: try ref.floats("timesteps"), context: context)
         out.backward(gradient: try ref.tensor("grad_out", nhwc: true))
-        expectClose(nchwValues(out.detached()), try ref.floats("out"), "\(model) UNet output")
+        expectClose(nchwValues(out.detached()), try ref.floats("out"), rtol: modelRtol, atol: modelAtol, "\(model) UNet output")
         expectClose(nchwValues(try #require(latents.grad)), try ref.floats("grad_latents"), rtol: 1e-4, atol: 1e-4,
                     "\(model) dOut/dLatents")
         expectClose(try #require(context.grad).scalars, try ref.floats("grad_context"), rtol: 1e-4, atol: 1e-4,
@@ -67,7 +68,7 @@ import TensorEngine
         let ref = try tiny.outputs("unet-odd")
         let out = noGrad { unet(try! ref.tensor("latents", nhwc: true), timesteps: try! ref.floats("timesteps"), context: try! ref.tensor("context")) }
         #expect(out.shape == [1, 9, 6, 4])
-        expectClose(nchwValues(out), try ref.floats("out"), "\(model) UNet output on 9x6 latents")
+        expectClose(nchwValues(out), try ref.floats("out"), rtol: modelRtol, atol: modelAtol, "\(model) UNet output on 9x6 latents")
     }
 
     /// resizeNearest's backward sends each output gradient to the pixel it copied.

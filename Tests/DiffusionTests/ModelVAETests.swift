@@ -2,6 +2,7 @@ import Testing
 import ModelIO
 import TensorEngine
 @testable import Diffusion
+import TestSupport
 
 /// The VAE against diffusers' AutoencoderKL on the tiny fixtures (rtol 1e-4, atol 1e-5).
 @Suite struct ModelVAETests {
@@ -11,10 +12,10 @@ import TensorEngine
         let vae = try tiny.vae()
         let ref = try tiny.outputs("vae")
         let dist = noGrad { vae.encode(try! ref.tensor("image", nhwc: true)) }
-        expectClose(nchwValues(dist.mean), try ref.floats("mean"), "\(model) latent mean")
-        expectClose(nchwValues(dist.logvar), try ref.floats("logvar"), "\(model) latent logvar")
+        expectClose(nchwValues(dist.mean), try ref.floats("mean"), rtol: modelRtol, atol: modelAtol, "\(model) latent mean")
+        expectClose(nchwValues(dist.logvar), try ref.floats("logvar"), rtol: modelRtol, atol: modelAtol, "\(model) latent logvar")
         let sampled = noGrad { dist.sample(noise: try! ref.tensor("noise", nhwc: true)) }
-        expectClose(nchwValues(sampled), try ref.floats("sampled"), "\(model) sampled latents")
+        expectClose(nchwValues(sampled), try ref.floats("sampled"), rtol: modelRtol, atol: modelAtol, "\(model) sampled latents")
     }
 
     @Test(arguments: TinyModel.names)
@@ -23,7 +24,7 @@ import TensorEngine
         let vae = try tiny.vae()
         let ref = try tiny.outputs("vae")
         let image = noGrad { vae.decode(try! ref.tensor("latents", nhwc: true)) }
-        expectClose(nchwValues(image), try ref.floats("decoded"), "\(model) decoded image")
+        expectClose(nchwValues(image), try ref.floats("decoded"), rtol: modelRtol, atol: modelAtol, "\(model) decoded image")
     }
 
     @Test func latentScalingRoundTrips() throws {

@@ -3,6 +3,7 @@ import Testing
 import ModelIO
 import TensorEngine
 @testable import Diffusion
+import TestSupport
 
 /// Loading parameters: errors that name the tensor and the expected shape, configuration
 /// errors that name the field, layout conversion, float16 sources, unused tensors.

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import TensorEngine
 @testable import Diffusion
+import TestSupport
 
 /// LoRA and textual-inversion application through the models' hooks.
 @Suite("pipeline adapters")
@@ -40,7 +41,7 @@ struct PipelineAdapterTests {
         }
         let u1 = update(a1, b1, 0.4), u2 = update(a2, b2, -0.5)
         let expected = (0..<base.count).map { base[$0] + u1[$0] + u2[$0] }
-        DiffusionFixture.expectClose(merged, expected, rtol: 1e-4, atol: 1e-5, "stacked LoRA output")
+        expectClose(merged, expected, rtol: 1e-4, atol: 1e-5, "stacked LoRA output")
     }
 
     @Test("a LoRA naming an unknown layer or the wrong shape is refused with its name")

@@ -3,14 +3,13 @@ import Testing
 import ModelIO
 import TensorEngine
 @testable import Diffusion
+import TestSupport
 
 /// The reference txt2img runs of scripts/fixtures/pipeline.py (Tests/Fixtures/pipeline/):
 /// cases.json lists the settings, <case>.safetensors the NCHW initial and final latents and
 /// the decoded image in [0, 1].
 struct PipelineCase: Sendable {
-    static let root = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("Fixtures").appendingPathComponent("pipeline")
+    static let root = TestFixtures.url("pipeline")
 
     let name: String
     let model: String

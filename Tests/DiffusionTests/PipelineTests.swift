@@ -3,6 +3,7 @@ import Testing
 import ModelIO
 import TensorEngine
 @testable import Diffusion
+import TestSupport
 
 /// Complete sampling runs against diffusers' StableDiffusionPipeline on the tiny models
 /// (scripts/fixtures/pipeline.py): same seed (torch.Generator().manual_seed), sampler, steps,
@@ -29,10 +30,10 @@ struct PipelineTests {
         let shape = try reference.entry("final_latents").shape        // [1, C, h, w]
         let expectedFinal = LatentLayout.nhwc(fromNCHW: try reference.floats("final_latents"), batch: 1,
                                               channels: shape[1], height: shape[2], width: shape[3])
-        DiffusionFixture.expectClose(result.finalLatents, expectedFinal, rtol: 1e-4, atol: 1e-4, "\(name) final latents")
+        expectClose(result.finalLatents, expectedFinal, rtol: 1e-4, atol: 1e-4, "\(name) final latents")
 
         let expectedImage = try reference.floats("image")
-        DiffusionFixture.expectClose(result.image, expectedImage, rtol: 0, atol: 2e-4, "\(name) image")
+        expectClose(result.image, expectedImage, rtol: 0, atol: 2e-4, "\(name) image")
         let expectedBytes = expectedImage.map { Int(($0 * 255).rounded()) }
         let worst = zip(result.pixels, expectedBytes).map { abs(Int($0) - $1) }.max() ?? 0
         #expect(worst <= 1, "\(name): a pixel differs by \(worst) levels of 255")

@@ -3,17 +3,18 @@ import Testing
 import ModelIO
 import TensorEngine
 @testable import Diffusion
+import TestSupport
 
 /// Noise schedule and training helpers against diffusers' DDPMScheduler
 /// (Tests/Fixtures/diffusion/schedulers/schedule.safetensors).
 @Suite struct SchedulerTests {
-    static func fixture() throws -> SafeTensorsFile { try DiffusionFixture.safetensors("schedulers/schedule.safetensors") }
+    static func fixture() throws -> SafeTensorsFile { try TestFixtures.safetensors("diffusion/schedulers/schedule.safetensors") }
 
     @Test func scaledLinearBetasAndAlphasCumprodMatchDiffusers() throws {
         let f = try Self.fixture()
         let schedule = try NoiseSchedule(config: .stableDiffusion)
-        DiffusionFixture.expectClose(schedule.betas, try f.floats("scaled_linear.betas"), rtol: 0, atol: 0, "scaled_linear betas")
-        DiffusionFixture.expectClose(schedule.alphasCumprod, try f.floats("scaled_linear.alphas_cumprod"), rtol: 0, atol: 0, "scaled_linear alphas_cumprod")
+        expectClose(schedule.betas, try f.floats("scaled_linear.betas"), rtol: 0, atol: 0, "scaled_linear betas")
+        expectClose(schedule.alphasCumprod, try f.floats("scaled_linear.alphas_cumprod"), rtol: 0, atol: 0, "scaled_linear alphas_cumprod")
     }
 
     @Test func linearBetasMatchDiffusers() throws {
@@ -23,8 +24,8 @@ import TensorEngine
         config.betaStart = 0.0001
         config.betaEnd = 0.02
         let schedule = try NoiseSchedule(config: config)
-        DiffusionFixture.expectClose(schedule.betas, try f.floats("linear.betas"), rtol: 0, atol: 0, "linear betas")
-        DiffusionFixture.expectClose(schedule.alphasCumprod, try f.floats("linear.alphas_cumprod"), rtol: 0, atol: 0, "linear alphas_cumprod")
+        expectClose(schedule.betas, try f.floats("linear.betas"), rtol: 0, atol: 0, "linear betas")
+        expectClose(schedule.alphasCumprod, try f.floats("linear.alphas_cumprod"), rtol: 0, atol: 0, "linear alphas_cumprod")
     }
 
     @Test func cosineBetasMatchDiffusers() throws {
@@ -32,8 +33,8 @@ import TensorEngine
         var config = SchedulerConfig()
         config.betaSchedule = .squaredCosCapV2
         let schedule = try NoiseSchedule(config: config)
-        DiffusionFixture.expectClose(schedule.betas, try f.floats("squaredcos_cap_v2.betas"), rtol: 1e-6, "cosine betas")
-        DiffusionFixture.expectClose(schedule.alphasCumprod, try f.floats("squaredcos_cap_v2.alphas_cumprod"), rtol: 1e-6, "cosine alphas_cumprod")
+        expectClose(schedule.betas, try f.floats("squaredcos_cap_v2.betas"), rtol: 1e-6, "cosine betas")
+        expectClose(schedule.alphasCumprod, try f.floats("squaredcos_cap_v2.alphas_cumprod"), rtol: 1e-6, "cosine alphas_cumprod")
     }
 
     @Test func addNoiseVelocityAndSNRMatchDiffusers() throws {
@@ -41,15 +42,15 @@ import TensorEngine
         let schedule = try NoiseSchedule(config: .stableDiffusion)
         let x0 = try f.floats("x0"), noise = try f.floats("noise")
         let timesteps = try f.floats("timesteps").map { Int($0) }
-        DiffusionFixture.expectClose(schedule.addNoise(original: x0, noise: noise, timesteps: timesteps), try f.floats("noisy"), "add_noise")
-        DiffusionFixture.expectClose(schedule.velocity(sample: x0, noise: noise, timesteps: timesteps), try f.floats("velocity"), "get_velocity")
-        DiffusionFixture.expectClose((0..<1000).map { schedule.snr($0) }, try f.floats("snr"), "compute_snr")
+        expectClose(schedule.addNoise(original: x0, noise: noise, timesteps: timesteps), try f.floats("noisy"), "add_noise")
+        expectClose(schedule.velocity(sample: x0, noise: noise, timesteps: timesteps), try f.floats("velocity"), "get_velocity")
+        expectClose((0..<1000).map { schedule.snr($0) }, try f.floats("snr"), "compute_snr")
 
         var v = SchedulerConfig()
         v.predictionType = .vPrediction
         let vSchedule = try NoiseSchedule(config: v)
-        DiffusionFixture.expectClose((0..<1000).map { schedule.minSNRLossWeight($0, gamma: 5) }, try f.floats("min_snr_5.epsilon"), "min-SNR weights, epsilon")
-        DiffusionFixture.expectClose((0..<1000).map { vSchedule.minSNRLossWeight($0, gamma: 5) }, try f.floats("min_snr_5.v_prediction"), "min-SNR weights, v")
+        expectClose((0..<1000).map { schedule.minSNRLossWeight($0, gamma: 5) }, try f.floats("min_snr_5.epsilon"), "min-SNR weights, epsilon")
+        expectClose((0..<1000).map { vSchedule.minSNRLossWeight($0, gamma: 5) }, try f.floats("min_snr_5.v_prediction"), "min-SNR weights, v")
         #expect(vSchedule.trainingTarget(sample: x0, noise: noise, timesteps: timesteps)
                 == vSchedule.velocity(sample: x0, noise: noise, timesteps: timesteps))
         #expect(schedule.trainingTarget(sample: x0, noise: noise, timesteps: timesteps) == noise)
@@ -59,8 +60,8 @@ import TensorEngine
         let (x0T, noiseT) = (Tensor(x0, shape: shape), Tensor(noise, shape: shape))
         let noisyT = schedule.addNoise(original: x0T, noise: noiseT, timesteps: timesteps)
         #expect(noisyT.shape == shape)
-        DiffusionFixture.expectClose(noisyT.scalars, try f.floats("noisy"), "add_noise on tensors")
-        DiffusionFixture.expectClose(vSchedule.trainingTarget(sample: x0T, noise: noiseT, timesteps: timesteps).scalars,
+        expectClose(noisyT.scalars, try f.floats("noisy"), "add_noise on tensors")
+        expectClose(vSchedule.trainingTarget(sample: x0T, noise: noiseT, timesteps: timesteps).scalars,
                                      try f.floats("velocity"), "get_velocity on tensors")
         #expect(schedule.trainingTarget(sample: x0T, noise: noiseT, timesteps: timesteps) === noiseT, "ε target: the noise, not a copy")
     }
@@ -83,7 +84,7 @@ import TensorEngine
     @Test(arguments: ["DDIMScheduler", "PNDMScheduler", "EulerDiscreteScheduler",
                       "EulerAncestralDiscreteScheduler", "DPMSolverMultistepScheduler"])
     func readsConfigFilesAsDiffusersSavesThem(className: String) throws {
-        let config = try SchedulerConfig(contentsOf: DiffusionFixture.url("schedulers/configs/\(className).json"))
+        let config = try SchedulerConfig(contentsOf: TestFixtures.url("diffusion/schedulers/configs/\(className).json"))
         #expect(config.className == className)
         #expect(config.namedSampler != nil)
         #expect(config.betaSchedule == .scaledLinear && config.betaStart == 0.00085 && config.stepsOffset == 1)
@@ -103,7 +104,7 @@ import TensorEngine
         #expect(object["y"] == .number(.infinity))
         #expect(throws: SchedulerConfigError.self) { try SchedulerConfig(json: ["lambda_min_clipped": -5.1]) }
         // The file as diffusers saves it reads, -Infinity included.
-        let dpm = try SchedulerConfig(contentsOf: DiffusionFixture.url("schedulers/configs/DPMSolverMultistepScheduler.json"))
+        let dpm = try SchedulerConfig(contentsOf: TestFixtures.url("diffusion/schedulers/configs/DPMSolverMultistepScheduler.json"))
         #expect(!dpm.ignoredKeys.contains("lambda_min_clipped"))
     }
 
@@ -174,7 +175,7 @@ import TensorEngine
     }
 
     @Test(arguments: runs) func matchesDiffusersStepByStep(run: String) throws {
-        let f = try DiffusionFixture.safetensors("schedulers/\(run).safetensors")
+        let f = try TestFixtures.safetensors("diffusion/schedulers/\(run).safetensors")
         let meta = try f.fixtureMetadata()
         let json = try f.fixtureConfig()
         let schedule = try NoiseSchedule(config: try SchedulerConfig(json: json))
@@ -184,7 +185,7 @@ import TensorEngine
         var sampler = try makeSampler(kind, schedule: schedule, steps: steps, eta: eta)
 
         let expectedTimesteps = try f.floats("timesteps")
-        DiffusionFixture.expectClose(sampler.timesteps, expectedTimesteps, rtol: 1e-6, atol: 1e-4, "\(run) timesteps")
+        expectClose(sampler.timesteps, expectedTimesteps, rtol: 1e-6, atol: 1e-4, "\(run) timesteps")
         guard sampler.timesteps.count == expectedTimesteps.count else { return }
         if f.has("sigmas") {
             let sigmas: [Float]
@@ -194,9 +195,9 @@ import TensorEngine
             case let s as DPMSolverMultistepSampler: sigmas = s.sigmas
             default: sigmas = []
             }
-            DiffusionFixture.expectClose(sigmas, try f.floats("sigmas"), rtol: 1e-6, "\(run) sigmas")
+            expectClose(sigmas, try f.floats("sigmas"), rtol: 1e-6, "\(run) sigmas")
         }
-        DiffusionFixture.expectClose([sampler.initNoiseSigma], try f.floats("init_noise_sigma"), rtol: 1e-6, "\(run) init_noise_sigma")
+        expectClose([sampler.initNoiseSigma], try f.floats("init_noise_sigma"), rtol: 1e-6, "\(run) init_noise_sigma")
 
         let n = try f.floats("init_sample").count
         let inputs = try f.floats("model_inputs"), outputs = try f.floats("model_outputs")
@@ -206,12 +207,12 @@ import TensorEngine
         for (i, t) in sampler.timesteps.enumerated() {
             let slice = (i * n)..<((i + 1) * n)
             let input = sampler.scaleModelInput(sample, timestep: t)
-            DiffusionFixture.expectClose(input, Array(inputs[slice]), rtol: 1e-5, atol: 1e-5, "\(run) model input at step \(i)")
+            expectClose(input, Array(inputs[slice]), rtol: 1e-5, atol: 1e-5, "\(run) model input at step \(i)")
             let output = Self.model(input, t)
-            DiffusionFixture.expectClose(output, Array(outputs[slice]), rtol: 1e-5, atol: 1e-5, "\(run) model output at step \(i)")
+            expectClose(output, Array(outputs[slice]), rtol: 1e-5, atol: 1e-5, "\(run) model output at step \(i)")
             sample = sampler.step(modelOutput: output, timestep: t, sample: sample,
                                   noise: sampler.usesNoise ? noise.map { Array($0[slice]) } : nil)
-            DiffusionFixture.expectClose(sample, Array(samples[slice]), rtol: 1e-5, atol: 1e-5, "\(run) sample after step \(i)")
+            expectClose(sample, Array(samples[slice]), rtol: 1e-5, atol: 1e-5, "\(run) sample after step \(i)")
         }
         #expect(sampler.stepIndex == expectedTimesteps.count)
     }

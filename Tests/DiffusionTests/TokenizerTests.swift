@@ -1,18 +1,21 @@
 import Foundation
 import Testing
 @testable import Diffusion
+import TestSupport
 
 /// The tokenizer against transformers' CLIPTokenizer (Tests/Fixtures/diffusion/tokenizer/cases.json).
 @Suite struct TokenizerTests {
-    static let vocab = DiffusionFixture.clipVocabulary.appendingPathComponent("vocab.json")
-    static let merges = DiffusionFixture.clipVocabulary.appendingPathComponent("merges.txt")
+    /// CLIP's vocabulary, committed under assets/clip.
+    static let clipVocabulary = TestFixtures.repositoryRoot.appendingPathComponent("assets/clip")
+    static let vocab = clipVocabulary.appendingPathComponent("vocab.json")
+    static let merges = clipVocabulary.appendingPathComponent("merges.txt")
 
     /// Loaded once: parsing the 49408-entry vocabulary takes seconds in a debug build.
     static let loadedSD1 = Result { try CLIPTokenizer(vocabURL: vocab, mergesURL: merges) }
     static func sd1() throws -> CLIPTokenizer { try loadedSD1.get() }
 
     func checkCases(_ tokenizer: CLIPTokenizer, _ group: String) throws {
-        let doc = try DiffusionFixture.json("tokenizer/cases.json")
+        let doc = try TestFixtures.json("diffusion/tokenizer/cases.json")
         let section = try #require(doc[group] as? [String: Any])
         let cases = try #require(section["cases"] as? [[String: Any]])
         #expect(!cases.isEmpty)
@@ -51,7 +54,7 @@ import Testing
 
     @Test func addedTokensAreMatchedBeforeBPE() throws {
         var tokenizer = try Self.sd1()
-        let doc = try DiffusionFixture.json("tokenizer/cases.json")
+        let doc = try TestFixtures.json("diffusion/tokenizer/cases.json")
         let section = try #require(doc["added"] as? [String: Any])
         let ids = tokenizer.addTokens(try #require(section["tokens"] as? [String]))
         #expect(ids == section["ids"] as? [Int])
@@ -74,7 +77,7 @@ import Testing
 
     @Test func htmlUnescapingIsAnOption() throws {
         var tokenizer = try Self.sd1()
-        let doc = try DiffusionFixture.json("tokenizer/cases.json")
+        let doc = try TestFixtures.json("diffusion/tokenizer/cases.json")
         let section = try #require(doc["html"] as? [String: Any])
         let text = try #require(section["text"] as? String)
         let expected = try #require(section["ids"] as? [Int])
@@ -88,10 +91,10 @@ import Testing
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
         for name in ["vocab.json", "merges.txt"] {
-            try FileManager.default.copyItem(at: DiffusionFixture.clipVocabulary.appendingPathComponent(name),
+            try FileManager.default.copyItem(at: Self.clipVocabulary.appendingPathComponent(name),
                                              to: folder.appendingPathComponent(name))
         }
-        let source = DiffusionFixture.url("tokenizer/sd2_folder")
+        let source = TestFixtures.url("diffusion/tokenizer/sd2_folder")
         for name in ["tokenizer_config.json", "special_tokens_map.json", "added_tokens.json"] {
             try FileManager.default.copyItem(at: source.appendingPathComponent(name), to: folder.appendingPathComponent(name))
         }

@@ -38,16 +38,7 @@ import Testing
     }
 
     func run(_ arguments: [String]) throws -> (status: Int32, stderr: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: ServiceHarness.executable)
-        process.arguments = ["merge-lora"] + arguments
-        let errors = Pipe()
-        process.standardError = errors
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return (process.terminationStatus, text)
+        try ServiceHarness.run(["merge-lora"] + arguments)
     }
 
     /// The merged ΔW of every layer is 0.8·ΔW_A + 0.5·ΔW_B (zero where an input lacks the layer).

@@ -53,16 +53,8 @@ import Testing
                          "--width", String(c.width), "--height", String(c.height), "--out", out]
         if c.karras { arguments.append("--karras") }
         if !c.negativePrompt.isEmpty { arguments += ["--negative-prompt", c.negativePrompt] }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: ServiceHarness.executable)
-        process.arguments = arguments
-        process.standardOutput = FileHandle.nullDevice
-        let errors = Pipe()
-        process.standardError = errors
-        try process.run()
-        let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        try #require(process.terminationStatus == 0, "dropbooth sample failed: \(message)")
+        let result = try ServiceHarness.run(arguments)
+        try #require(result.status == 0, "dropbooth sample failed: \(result.stderr)")
 
         let pngs = try FileManager.default.contentsOfDirectory(atPath: out).filter { $0.hasSuffix(".png") }
         try #require(pngs.count == 1, "expected one PNG, found \(pngs)")

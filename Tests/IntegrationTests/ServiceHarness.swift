@@ -45,6 +45,21 @@ final class ServiceHarness {
             .deletingLastPathComponent().appendingPathComponent(".build/debug/dropbooth").path
     }
 
+    /// Runs the binary with `arguments` to its end, standard output discarded: the exit status
+    /// and what it wrote to standard error.
+    static func run(_ arguments: [String]) throws -> (status: Int32, stderr: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.standardOutput = FileHandle.nullDevice
+        let errors = Pipe()
+        process.standardError = errors
+        try process.run()
+        let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return (process.terminationStatus, text)
+    }
+
     /// The photos the repository ships in samples/.
     static var samplesFolder: String {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()

@@ -1,13 +1,12 @@
 import Foundation
 import Testing
 import ModelIO
+import TestSupport
 
 /// The adapter files written and checked by diffusers in scripts/fixtures/adapters.py, under
 /// Tests/Fixtures/adapters, and helpers for the adapter tests.
 enum AdapterFixture {
-    static let root = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("Tests/Fixtures/adapters")
+    static let root = TestFixtures.url("adapters")
 
     static func path(_ name: String) -> String { root.appendingPathComponent(name).path }
 
@@ -35,19 +34,6 @@ enum AdapterFixture {
     /// Keys, shapes and dtypes of a file: its structure, without the values.
     static func structure(_ file: SafeTensorsFile) -> [String: String] {
         file.entries.mapValues { "\($0.dtype.rawValue)\($0.shape)" }
-    }
-
-    /// Elementwise |a - b| <= atol + rtol·|b|; reports the worst element.
-    static func expectClose(_ actual: [Float], _ expected: [Float], rtol: Float = 1e-5, atol: Float = 1e-6,
-                            _ what: String, sourceLocation: SourceLocation = #_sourceLocation) {
-        #expect(actual.count == expected.count, "\(what): \(actual.count) values, expected \(expected.count)", sourceLocation: sourceLocation)
-        guard actual.count == expected.count else { return }
-        var worst = -1, worstExcess: Float = 0
-        for i in 0..<actual.count {
-            let excess = abs(actual[i] - expected[i]) - (atol + rtol * abs(expected[i]))
-            if excess > worstExcess || actual[i].isNaN { worst = i; worstExcess = excess.isNaN ? .infinity : excess }
-        }
-        #expect(worst < 0, "\(what): element \(worst) is \(worst >= 0 ? actual[worst] : 0), expected \(worst >= 0 ? expected[worst] : 0)", sourceLocation: sourceLocation)
     }
 
     /// A small adapter with known numbers: one linear and one conv module in the UNet, one in

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import ModelIO
+import TestSupport
 
 @Suite struct AdapterLoRATests {
     let deltaModules = [
@@ -42,7 +43,7 @@ import ModelIO
             let key = "delta.\(module.component.rawValue).\(module.path)"
             let delta = try #require(adapter.delta(for: module))
             #expect(delta.shape == (try expected.entry(key).shape))
-            AdapterFixture.expectClose(delta.values, try expected.floats(key), rtol: 1e-4, atol: 1e-6, key)
+            expectClose(delta.values, try expected.floats(key), rtol: 1e-4, atol: 1e-6, key)
         }
         #expect(adapter.delta(for: LoRAModule(.unet, "conv_in")) == nil)
     }
@@ -139,7 +140,7 @@ import ModelIO
                 #expect(merged.pairs[module]!.rank == 2 * a.pairs[module]!.rank)
             }
             #expect(m.shape == da.shape)
-            AdapterFixture.expectClose(m.values, expected, rtol: 1e-5, atol: 1e-6, "\(module)")
+            expectClose(m.values, expected, rtol: 1e-5, atol: 1e-6, "\(module)")
         }
         var other = AdapterFixture.handMade()
         let q = LoRAModule(.unet, "down_blocks.0.attentions.0.transformer_blocks.0.attn1.to_q")

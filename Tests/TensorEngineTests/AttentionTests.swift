@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import TensorEngine
+import TestSupport
 
 /// Flash attention forward and backward against PyTorch's scaled_dot_product_attention
 /// (scripts/fixtures/engine_kernels.py). Tolerance: rtol 1e-4, atol 1e-5 against a float64

@@ -1,5 +1,6 @@
 import Testing
 @testable import TensorEngine
+import TestSupport
 
 @Suite struct AutodiffTests {
     @Test func nothingIsRecordedWithoutTrainableInputs() {

@@ -1,5 +1,6 @@
 import Testing
 @testable import TensorEngine
+import TestSupport
 
 /// Conv2D forward and backward against PyTorch (scripts/fixtures/engine_kernels.py), for every
 /// lowering that supports the shape. Tolerance: rtol 1e-4, atol 1e-5 (float32 sums of up to
@@ -100,8 +101,8 @@ struct ConvFixture {
             batch: try f.metaInt("batch"), height: try f.metaInt("height"), width: try f.metaInt("width"),
             inChannels: try f.metaInt("in_channels"), outChannels: try f.metaInt("out_channels"),
             kernelH: k, kernelW: k, stride: try f.metaInt("stride"), padding: try f.metaInt("padding"))
-        func image(_ name: String) throws -> [Float] { Fixture.nchwToNHWC(try f.floats(name), shape: try f.shape(name)) }
-        func kernel(_ name: String) throws -> [Float] { Fixture.oihwToOHWI(try f.floats(name), shape: try f.shape(name)) }
+        func image(_ name: String) throws -> [Float] { nchwToNHWC(try f.floats(name), shape: try f.shape(name)) }
+        func kernel(_ name: String) throws -> [Float] { oihwToOHWI(try f.floats(name), shape: try f.shape(name)) }
         input = try image("input"); output = try image("output"); gradOutput = try image("grad_output")
         gradInput = try image("grad_input")
         weight = try kernel("weight"); gradWeight = try kernel("grad_weight")

@@ -1,5 +1,6 @@
 import Testing
 import TensorEngine
+import TestSupport
 
 // Finite-difference checks, independent of PyTorch. The loss is L = Σ f(inputs) · R for a
 // fixed random R, evaluated in float32 with sums in Double; central differences with

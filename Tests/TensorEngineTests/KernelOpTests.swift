@@ -1,5 +1,6 @@
 import Testing
 import TensorEngine
+import TestSupport
 
 // conv2d and attention as differentiable ops: the kernels' PyTorch fixtures
 // (Tests/Fixtures/engine/kernels, from scripts/fixtures/engine_kernels.py) through the tape,
@@ -10,7 +11,7 @@ private extension Fixture {
     /// A PyTorch OIHW conv weight as the engine's [Cout, KH, KW, Cin].
     func convWeight(_ name: String, requiresGrad: Bool) throws -> Tensor {
         let s = try shape(name)
-        let t = Tensor(Fixture.oihwToOHWI(try floats(name), shape: s), shape: [s[0], s[2], s[3], s[1]])
+        let t = Tensor(oihwToOHWI(try floats(name), shape: s), shape: [s[0], s[2], s[3], s[1]])
         t.requiresGrad = requiresGrad
         return t
     }
@@ -28,7 +29,7 @@ private extension Fixture {
         // The gradient enters through a reshape node, so the tape (not the test) calls conv's backward.
         y.reshaped([-1]).backward(gradient: Tensor(try f.values("grad_output", nhwc: true), shape: [y.count]))
         expectClose(x.grad?.scalars ?? [], try f.values("grad_input", nhwc: true), rtol: 1e-4, atol: 1e-5, "\(name) grad_input")
-        expectClose(w.grad?.scalars ?? [], Fixture.oihwToOHWI(try f.floats("grad_weight"), shape: try f.shape("weight")),
+        expectClose(w.grad?.scalars ?? [], oihwToOHWI(try f.floats("grad_weight"), shape: try f.shape("weight")),
                     rtol: 1e-4, atol: 1e-5, "\(name) grad_weight")
         if let bias { expectClose(bias.grad?.scalars ?? [], try f.floats("grad_bias"), rtol: 1e-4, atol: 1e-5, "\(name) grad_bias") }
     }

@@ -1,5 +1,6 @@
 import Testing
 import TensorEngine
+import TestSupport
 
 // Forward and backward of each op against PyTorch (scripts/fixtures/engine_ops.py).
 // Tolerances: rtol 1e-5 / atol 1e-6 for ops of a few terms per output; sums over many terms

@@ -1,5 +1,6 @@
 import Testing
 import TensorEngine
+import TestSupport
 
 @Suite struct OptimizerFixtureTests {
     /// Three steps of clip_grad_norm_(max_norm 1) + AdamW(weight_decay 0.01) with changing lr.

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import TensorEngine
+import TestSupport
 
 /// TorchGenerator against PyTorch's own outputs (Tests/Fixtures/engine/torch_random, written by
 /// scripts/fixtures/torch_random.py). Every comparison is on bit patterns: equal or wrong.
@@ -68,7 +69,7 @@ import Testing
     }
 
     static func load(_ kernel: Kernel) throws -> Document {
-        let url = Fixture.root.appendingPathComponent("engine/torch_random/\(kernel.rawValue).json")
+        let url = TestFixtures.url("engine/torch_random/\(kernel.rawValue).json")
         return try JSONDecoder().decode(Document.self, from: Data(contentsOf: url))
     }
 

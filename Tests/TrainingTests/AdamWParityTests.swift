@@ -1,6 +1,7 @@
 import Testing
 import TensorEngine
 @testable import Training
+import TestSupport
 
 /// The optimiser alone: given diffusers' own gradients, clipping and AdamW give diffusers'
 /// parameters after the step to float32 rounding (the end-to-end tests allow for gradient

@@ -3,6 +3,7 @@ import Testing
 import Imaging
 import TensorEngine
 @testable import Training
+import TestSupport
 
 /// train.buckets: the sizes on offer, which size an image gets, batches of one size only, and
 /// a real run on sd1-tiny with images of three shapes.

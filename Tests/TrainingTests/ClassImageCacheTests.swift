@@ -2,12 +2,13 @@ import Foundation
 import Testing
 import Diffusion
 @testable import Training
+import TestSupport
 
 /// The class image cache on the tiny SD 1.x model, drawing 32 px images in one unguided step
 /// (a debug build draws slowly; what is tested is the cache, not the pipeline).
 @Suite(.serialized)
 struct ClassImageCacheTests {
-    static let modelFolder = TrainingFixture.repositoryRoot.appendingPathComponent("Tests/Fixtures/models/sd1-tiny").path
+    static let modelFolder = TestFixtures.path("models/sd1-tiny")
 
     let pipeline: TextToImagePipeline
     let directory: String

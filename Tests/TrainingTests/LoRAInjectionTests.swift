@@ -2,6 +2,7 @@ import Testing
 import TensorEngine
 import Diffusion
 @testable import Training
+import TestSupport
 
 /// Which layers get adapters and how they start (PEFT's defaults).
 @Suite struct LoRAInjectionTests {

@@ -4,10 +4,11 @@ import ModelIO
 import TensorEngine
 import Testing
 @testable import Training
+import TestSupport
 
 /// A template like models/default, shrunk so that a few steps run in a debug build.
 func tinyPretrainingTemplate() throws -> String {
-    let root = TrainingFixture.repositoryRoot.appendingPathComponent("models/default").path
+    let root = TestFixtures.repositoryRoot.appendingPathComponent("models/default").path
     let dir = NSTemporaryDirectory() + "pretrain-template-\(UUID().uuidString)"
     let fm = FileManager.default
     for file in PretrainingFolder.configFiles {
@@ -69,7 +70,7 @@ let squaresData = PretrainingData(size: 8) { i in
     }
 
     @Test func buildsEveryNetworkOfTheDefaultConfigs() throws {
-        let root = TrainingFixture.repositoryRoot.appendingPathComponent("models/default").path
+        let root = TestFixtures.repositoryRoot.appendingPathComponent("models/default").path
         let unet = try UNet2DConditionModel(config: UNetConfig(contentsOf: root + "/unet/config.json"), weights: InitialWeights(seed: 0))
         let vae = try AutoencoderKL(config: VAEConfig(contentsOf: root + "/vae/config.json"), weights: InitialWeights(seed: 0))
         #expect(unet.parameters.count > 50 && vae.parameters.count > 50)

@@ -4,20 +4,17 @@ import ModelIO
 import TensorEngine
 import Diffusion
 @testable import Training
+import TestSupport
 
 /// One case of scripts/fixtures/training.py (Tests/Fixtures/training/<case>.safetensors): the
 /// inputs diffusers+peft trained on, their losses, gradients and parameters after AdamW, and
 /// the case's settings (the "config" metadata, JSON).
 struct TrainingFixture {
-    static let repositoryRoot = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-
     let file: SafeTensorsFile
     let config: [String: Any]
 
     init(_ name: String) throws {
-        let path = TrainingFixture.repositoryRoot.appendingPathComponent("Tests/Fixtures/training/\(name).safetensors").path
-        file = try SafeTensorsFile(path: path)
+        file = try TestFixtures.safetensors("training/\(name).safetensors")
         let json = try #require(file.metadata["config"])
         config = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
     }
@@ -33,7 +30,7 @@ struct TrainingFixture {
 
     /// The tiny model the case trained, loaded into owned (writable) memory.
     func models() throws -> (unet: UNet2DConditionModel, text: CLIPTextModel, schedule: NoiseSchedule) {
-        let folder = TrainingFixture.repositoryRoot.appendingPathComponent("Tests/Fixtures/models/\(modelName)").path
+        let folder = TestFixtures.path("models/\(modelName)")
         let checkpoint = try StableDiffusionCheckpoint.open(folder)
         let unet = try UNet2DConditionModel(config: checkpoint.unetConfig,
                                             weights: try SafeTensorsWeights(path: folder + "/unet/diffusion_pytorch_model.safetensors"))
@@ -45,10 +42,6 @@ struct TrainingFixture {
 
     /// Micro-batch `i` (latents and noise permuted to channels-last), conditioned on token ids.
     func batch(_ i: Int) throws -> TrainingBatch {
-        func nhwc(_ name: String) throws -> Tensor {
-            let t = Tensor(try file.floats(name), shape: try file.entry(name).shape)
-            return noGrad { t.permuted([0, 2, 3, 1]) }
-        }
         let idShape = try file.entry("m\(i).ids").shape
         let flat = try file.ints("m\(i).ids")
         let ids = (0..<idShape[0]).map { Array(flat[($0 * idShape[1])..<(($0 + 1) * idShape[1])]) }
@@ -57,7 +50,7 @@ struct TrainingFixture {
             let shape = try file.entry("m\(i).offset").shape
             offset = Tensor(try file.floats("m\(i).offset"), shape: [shape[0], shape[1]])
         }
-        return TrainingBatch(latents: try nhwc("m\(i).latents"), noise: try nhwc("m\(i).noise"), offsetNoise: offset,
+        return TrainingBatch(latents: try file.tensor("m\(i).latents", nhwc: true), noise: try file.tensor("m\(i).noise", nhwc: true), offsetNoise: offset,
                              timesteps: try file.ints("m\(i).timesteps"), conditioning: .tokenIDs(ids))
     }
 
@@ -73,20 +66,6 @@ struct TrainingFixture {
     func lossOptions() -> LossOptions {
         LossOptions(minSNRGamma: float("snrGamma"), noiseOffset: float("noiseOffset") ?? 0, priorLossWeight: float("priorWeight"))
     }
-}
-
-/// Elementwise |a − b| ≤ atol + rtol·|b|, reporting the worst element.
-func expectClose(_ actual: [Float], _ expected: [Float], rtol: Float, atol: Float, _ what: String,
-                 sourceLocation: SourceLocation = #_sourceLocation) {
-    #expect(actual.count == expected.count, "\(what): \(actual.count) values, expected \(expected.count)", sourceLocation: sourceLocation)
-    guard actual.count == expected.count else { return }
-    var worst = -1, worstExcess: Float = 0
-    for i in 0..<actual.count {
-        let excess = abs(actual[i] - expected[i]) - (atol + rtol * abs(expected[i]))
-        if excess > worstExcess || actual[i].isNaN { worst = i; worstExcess = excess.isNaN ? .infinity : excess }
-    }
-    #expect(worst < 0, "\(what): element \(worst) is \(worst >= 0 ? actual[worst] : 0), expected \(worst >= 0 ? expected[worst] : 0) (rtol \(rtol), atol \(atol))",
-            sourceLocation: sourceLocation)
 }
 
 /// The stated tolerances: losses rtol 1e-5; gradients rtol 1e-4 (atol 1e-6 for entries near

@@ -5,11 +5,12 @@ import Imaging
 import ModelIO
 import TensorEngine
 @testable import Training
+import TestSupport
 
 /// Whole runs on sd1-tiny at 16 px (8x8 latents: the debug build's kernels are slow), a few steps each: caching, the loop, checkpoint and exact
 /// resume, the exported files.
 @Suite struct TrainingRunTests {
-    static let sd1Tiny = TrainingFixture.repositoryRoot.appendingPathComponent("Tests/Fixtures/models/sd1-tiny").path
+    static let sd1Tiny = TestFixtures.path("models/sd1-tiny")
 
     /// Distinct synthetic pictures, wider than tall so the crop does something.
     static func images(_ n: Int, caption: (Int) -> String) -> [TrainingImage] {

@@ -2,6 +2,7 @@ import Testing
 import TensorEngine
 import Diffusion
 @testable import Training
+import TestSupport
 
 /// One training step against diffusers+peft on the tiny models (scripts/fixtures/training.py):
 /// the same loss, the same gradients of every trained tensor, the same tensors after AdamW.

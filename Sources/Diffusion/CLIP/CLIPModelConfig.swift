@@ -110,30 +110,12 @@ extension CLIPModelConfig {
         return .object(merged)
     }
 
-    static func activation(_ r: inout ConfigReader) throws -> CLIPActivation {
-        let act = try r.string("hidden_act", default: "quick_gelu")
-        guard let activation = CLIPActivation(rawValue: act) else {
-            throw r.unsupported("hidden_act", "expected \"quick_gelu\" or \"gelu\"")
-        }
-        return activation
-    }
-
     static func readText(_ json: JSONValue, path: String) throws -> (CLIPTextConfig, Int?) {
         var r = try ConfigReader(json, path: path)
         let modelType = try r.string("model_type", default: "clip_text_model")
         guard modelType == "clip_text_model" else { throw r.unsupported("model_type", "expected clip_text_model") }
-        var c = CLIPTextConfig()
-        c.vocabSize = try r.int("vocab_size", default: 49408)
-        c.hiddenSize = try r.int("hidden_size", default: 512)
-        c.intermediateSize = try r.int("intermediate_size", default: 2048)
-        c.numHiddenLayers = try r.int("num_hidden_layers", default: 12)
-        c.numAttentionHeads = try r.int("num_attention_heads", default: 8)
-        c.maxPositionEmbeddings = try r.int("max_position_embeddings", default: 77)
-        c.hiddenAct = try activation(&r)
-        c.layerNormEps = try r.float("layer_norm_eps", default: 1e-5)
+        let c = try CLIPTextConfig.readEncoder(&r)
         let eos = try r.int("eos_token_id", default: 49407)
-        try r.require("attention_dropout", in: [.number(0)], reason: "attention dropout is not implemented")
-        try r.require("dropout", in: [.number(0)], reason: "dropout is not implemented")
         r.ignore(genericKeys)
         try r.finish()
         do { try c.validate() } catch let e as ModelConfigError { throw CheckpointError(e, path: path) }
@@ -152,10 +134,9 @@ extension CLIPModelConfig {
         c.numChannels = try r.int("num_channels", default: 3)
         c.imageSize = try r.int("image_size", default: 224)
         c.patchSize = try r.int("patch_size", default: 32)
-        c.hiddenAct = try activation(&r)
+        c.hiddenAct = try r.clipActivation()
         c.layerNormEps = try r.float("layer_norm_eps", default: 1e-5)
-        try r.require("attention_dropout", in: [.number(0)], reason: "attention dropout is not implemented")
-        try r.require("dropout", in: [.number(0)], reason: "dropout is not implemented")
+        try r.requireNoCLIPDropout()
         r.ignore(genericKeys + ["eos_token_id"])   // the generic token ids; images have none
         try r.finish()
         let sizes = ["hidden_size": c.hiddenSize, "intermediate_size": c.intermediateSize,

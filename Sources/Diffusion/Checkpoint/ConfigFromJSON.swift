@@ -142,24 +142,10 @@ extension CLIPTextConfig {
             throw CheckpointError.unsupportedConfig(path: path, key: "architectures", value: "\"\(a)\"",
                                                     reason: "expected CLIPTextModel or CLIPTextModelWithProjection")
         }
-        var c = CLIPTextConfig()
-        c.vocabSize = try r.int("vocab_size", default: 49408)
-        c.hiddenSize = try r.int("hidden_size", default: 512)
-        c.intermediateSize = try r.int("intermediate_size", default: 2048)
-        c.numHiddenLayers = try r.int("num_hidden_layers", default: 12)
-        c.numAttentionHeads = try r.int("num_attention_heads", default: 8)
-        c.maxPositionEmbeddings = try r.int("max_position_embeddings", default: 77)
-        let act = try r.string("hidden_act", default: "quick_gelu")
-        guard let activation = CLIPActivation(rawValue: act) else {
-            throw r.unsupported("hidden_act", "expected \"quick_gelu\" or \"gelu\"")
-        }
-        c.hiddenAct = activation
-        c.layerNormEps = try r.float("layer_norm_eps", default: 1e-5)
+        var c = try CLIPTextConfig.readEncoder(&r)
         // projection_dim is in every CLIPTextConfig; only the WithProjection model has the layer.
         let projection = try r.int("projection_dim", default: 512)
         c.projectionDim = withProjection ? projection : nil
-        try r.require("attention_dropout", in: [.number(0)], reason: "attention dropout is not implemented")
-        try r.require("dropout", in: [.number(0)], reason: "dropout is not implemented")
         // Token ids (the tokenizer's business), initialisation, dtype and version stamps do not
         // change the computation.
         r.ignore(["bos_token_id", "eos_token_id", "pad_token_id", "initializer_factor", "initializer_range",
@@ -173,4 +159,43 @@ extension CLIPTextConfig {
     }
 
     public init(contentsOf path: String) throws { try self.init(json: JSONValue.read(path), path: path) }
+}
+
+// What the text encoder's config.json and a CLIPModel's text_config/vision_config share, read
+// one way for all three.
+
+extension CLIPTextConfig {
+    /// The encoder's shape, activation and dropout (transformers' defaults for missing keys):
+    /// the keys a text_encoder/config.json and a CLIPModel's text_config have in common. The
+    /// caller reads the rest and finishes the reader.
+    static func readEncoder(_ r: inout ConfigReader) throws -> CLIPTextConfig {
+        var c = CLIPTextConfig()
+        c.vocabSize = try r.int("vocab_size", default: 49408)
+        c.hiddenSize = try r.int("hidden_size", default: 512)
+        c.intermediateSize = try r.int("intermediate_size", default: 2048)
+        c.numHiddenLayers = try r.int("num_hidden_layers", default: 12)
+        c.numAttentionHeads = try r.int("num_attention_heads", default: 8)
+        c.maxPositionEmbeddings = try r.int("max_position_embeddings", default: 77)
+        c.hiddenAct = try r.clipActivation()
+        c.layerNormEps = try r.float("layer_norm_eps", default: 1e-5)
+        try r.requireNoCLIPDropout()
+        return c
+    }
+}
+
+extension ConfigReader {
+    /// hidden_act of a CLIP tower (text or vision).
+    mutating func clipActivation() throws -> CLIPActivation {
+        let act = try string("hidden_act", default: "quick_gelu")
+        guard let activation = CLIPActivation(rawValue: act) else {
+            throw unsupported("hidden_act", "expected \"quick_gelu\" or \"gelu\"")
+        }
+        return activation
+    }
+
+    /// A CLIP tower's dropout rates: only 0 (inference) is implemented.
+    mutating func requireNoCLIPDropout() throws {
+        try require("attention_dropout", in: [.number(0)], reason: "attention dropout is not implemented")
+        try require("dropout", in: [.number(0)], reason: "dropout is not implemented")
+    }
 }

@@ -3,20 +3,13 @@
 /// fresh noise of scale σ_up, with σ_down² + σ_up² = σ_{i+1}². The noise is passed in, one
 /// standard-normal draw the size of the sample per step.
 public struct EulerAncestralSampler: SigmaSpaceSampler {
-    public let timesteps: [Float]
-    public let sigmas: [Float]
-    public let initNoiseSigma: Float
+    let sigmaSchedule: SigmaSchedule
     public let usesNoise = true
     public private(set) var stepIndex = 0
-    let predictionType: PredictionType
 
     public init(schedule: NoiseSchedule, steps: Int) throws {
         // diffusers' ancestral scheduler has no Karras option: the config's flag is not applied.
-        let s = try SigmaSchedule(schedule: schedule, steps: steps, defaultSpacing: .linspace, allowKarras: false)
-        timesteps = s.timesteps
-        sigmas = s.sigmas
-        initNoiseSigma = s.initNoiseSigma(schedule.config.timestepSpacing ?? .linspace)
-        predictionType = schedule.config.predictionType
+        sigmaSchedule = try SigmaSchedule(schedule: schedule, steps: steps, allowKarras: false)
     }
 
     public mutating func step(modelOutput: [Float], timestep: Float, sample: [Float], noise: [Float]?) -> [Float] {

@@ -2,19 +2,12 @@
 /// churn), as diffusers' EulerDiscreteScheduler: dx/dσ = (x − x̂₀)/σ, one step from σ_i to σ_{i+1}.
 /// The model sees x / sqrt(σ² + 1), the sample at unit variance.
 public struct EulerSampler: SigmaSpaceSampler {
-    public let timesteps: [Float]
-    public let sigmas: [Float]
-    public let initNoiseSigma: Float
+    let sigmaSchedule: SigmaSchedule
     public let usesNoise = false
     public private(set) var stepIndex = 0
-    let predictionType: PredictionType
 
     public init(schedule: NoiseSchedule, steps: Int) throws {
-        let s = try SigmaSchedule(schedule: schedule, steps: steps, defaultSpacing: .linspace, allowKarras: true)
-        timesteps = s.timesteps
-        sigmas = s.sigmas
-        initNoiseSigma = s.initNoiseSigma(schedule.config.timestepSpacing ?? .linspace)
-        predictionType = schedule.config.predictionType
+        sigmaSchedule = try SigmaSchedule(schedule: schedule, steps: steps, allowKarras: true)
     }
 
     public mutating func step(modelOutput: [Float], timestep: Float, sample: [Float], noise: [Float]?) -> [Float] {

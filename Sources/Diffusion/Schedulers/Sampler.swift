@@ -69,11 +69,17 @@ public struct SamplerError: Error, CustomStringConvertible, Equatable {
 /// Samplers that work in σ (noise level) space, as k-diffusion's Euler methods: the sample
 /// carries variance σ² + 1, so the model sees it scaled back to unit variance.
 protocol SigmaSpaceSampler: Sampler {
-    var sigmas: [Float] { get }
-    var predictionType: PredictionType { get }
+    /// The σ ladder, its timesteps and starting noise, as the sampler was set up.
+    var sigmaSchedule: SigmaSchedule { get }
 }
 
 extension SigmaSpaceSampler {
+    public var timesteps: [Float] { sigmaSchedule.timesteps }
+    public var initNoiseSigma: Float { sigmaSchedule.initNoiseSigma }
+    /// timesteps.count + 1 noise levels, the last the final one (0 with final_sigmas_type "zero").
+    public var sigmas: [Float] { sigmaSchedule.sigmas }
+    var predictionType: PredictionType { sigmaSchedule.predictionType }
+
     public func scaleModelInput(_ sample: [Float], timestep: Float) -> [Float] {
         let sigma = sigmas[stepIndex]
         let scale = (sigma * sigma + 1).squareRoot()

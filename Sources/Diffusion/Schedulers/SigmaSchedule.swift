@@ -2,16 +2,23 @@ import Foundation
 
 /// The noise levels σ the Euler samplers walk down, with the matching model timesteps, as
 /// diffusers' Euler schedulers compute them: σ interpolated at the chosen timesteps (or Karras
-/// spaced between the ends, the timesteps then found back from σ), and a final σ = 0.
-struct SigmaSchedule {
+/// spaced between the ends, the timesteps then found back from σ), and a final σ = 0. Both
+/// Euler samplers are set up from it alone; they differ only in how they step.
+struct SigmaSchedule: Sendable {
     let timesteps: [Float]
     let sigmas: [Float]    // timesteps.count + 1 values
+    /// Starting noise scale: σ_max, or sqrt(σ_max² + 1) for "leading" spacing whose first
+    /// timestep is not the noisiest one (diffusers' init_noise_sigma).
+    let initNoiseSigma: Float
+    let predictionType: PredictionType
 
-    init(schedule: NoiseSchedule, steps: Int, defaultSpacing: TimestepSpacing, allowKarras: Bool) throws {
+    /// `allowKarras`: whether the config's use_karras_sigmas applies (diffusers' ancestral
+    /// scheduler has no Karras option and ignores it).
+    init(schedule: NoiseSchedule, steps: Int, allowKarras: Bool) throws {
         let config = schedule.config
         let train = schedule.numTrainTimesteps
         try TimestepSelection.validate(steps: steps, trainTimesteps: train)
-        let spacing = config.timestepSpacing ?? defaultSpacing
+        let spacing = config.timestepSpacing ?? .linspace
         // Euler keeps linspace timesteps fractional (float32); the other spacings are integers.
         var times: [Double]
         if spacing == .linspace {
@@ -28,13 +35,9 @@ struct SigmaSchedule {
         let last = config.finalSigmaZero ? 0 : Double(schedule.sigmas[0])
         self.timesteps = times.map { Float($0) }
         self.sigmas = (sigmas + [last]).map { Float($0) }
-    }
-
-    /// Starting noise scale: σ_max, or sqrt(σ_max² + 1) for "leading" spacing whose first
-    /// timestep is not the noisiest one (diffusers' init_noise_sigma).
-    func initNoiseSigma(_ spacing: TimestepSpacing) -> Float {
-        let maxSigma = sigmas.max() ?? 1
-        return spacing == .leading ? (maxSigma * maxSigma + 1).squareRoot() : maxSigma
+        let maxSigma = self.sigmas.max() ?? 1
+        initNoiseSigma = spacing == .leading ? (maxSigma * maxSigma + 1).squareRoot() : maxSigma
+        predictionType = config.predictionType
     }
 }
 
