@@ -1,7 +1,7 @@
 import Testing
 @testable import TensorEngine
 
-/// Winograd F(2x2, 3x3) against the shifted-tap GEMMs (the direct sum) on shapes that exercise
+/// Winograd F(2x2, 3x3), forward and input gradient, against the shifted-tap GEMMs (the direct sum) on shapes that exercise
 /// partial tiles (odd output sides), zero and one padding, channel counts that are not a
 /// multiple of the 8-lane vectors, batches, several tile blocks and bias. Winograd rounds
 /// differently (its transforms scale values up to ~4x before the sums and cancel after), so
@@ -45,6 +45,30 @@ struct Conv2DWinogradTests {
         let worst = zip(actual, expected).map { abs($0 - $1) }.max() ?? .nan
         #expect(worst <= 2e-5 * scale, "\(s): largest difference \(worst) for outputs up to \(scale)")
         #expect(!actual.contains { $0.isNaN }, "\(s): an output pixel was not written")
+    }
+
+    /// The input gradient (a Winograd correlation with the flipped kernel) adds to what the
+    /// buffer held, as the shifted taps' does; the weight gradient is the shifted taps' own.
+    @Test(arguments: 0..<5)
+    func inputGradientMatchesShiftedTaps(index: Int) {
+        let s = Self.shapes[index]
+        let x = random(s.inputCount, seed: UInt64(index) + 1), w = random(s.weightCount, seed: UInt64(index) + 100)
+        let dy = random(s.outputCount, seed: UInt64(index) + 200), initial = random(s.inputCount, seed: 9)
+        func gradients(_ method: Conv2DMethod) -> (input: [Float], weight: [Float]) {
+            var dx = initial, dw = [Float](repeating: 0.25, count: s.weightCount)
+            x.withUnsafeBufferPointer { xp in w.withUnsafeBufferPointer { wp in dy.withUnsafeBufferPointer { gp in
+                dx.withUnsafeMutableBufferPointer { dxp in dw.withUnsafeMutableBufferPointer { dwp in
+                    conv2dBackward(s, method: method, input: xp.baseAddress!, weight: wp.baseAddress!, gradOutput: gp.baseAddress!,
+                                   gradInput: dxp.baseAddress!, gradWeight: dwp.baseAddress!, gradBias: nil)
+                } }
+            } } }
+            return (dx, dw)
+        }
+        let expected = gradients(.shiftedTaps), actual = gradients(.winograd)
+        let scale = expected.input.map(abs).max() ?? 1
+        let worst = zip(actual.input, expected.input).map { abs($0 - $1) }.max() ?? .nan
+        #expect(worst <= 2e-5 * scale, "\(s): largest input-gradient difference \(worst) for values up to \(scale)")
+        #expect(actual.weight == expected.weight)
     }
 
     /// The result depends on the shape only: the same with one engine thread as with several.

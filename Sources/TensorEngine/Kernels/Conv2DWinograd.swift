@@ -19,7 +19,11 @@
 // shifted-tap GEMMs at 2e-5 relative to the output's largest magnitude). F(4x4, 3x3) would cut
 // multiplies another 1.8x but its transform constants (±1/4, ±1/6, ±1/24...) cost ~2 digits.
 //
-// Backward runs on the shifted-tap path (Conv2DShifted.swift).
+// The input gradient is the same computation: a stride-1 correlation of the output gradient
+// (padded by 2 − p) with the kernel flipped and its channel axes swapped. Flipping the kernel
+// only permutes the 16 transformed positions (G's first and last rows swap, the middle two are
+// symmetric), and swapping the channel axes is the GEMM reading U untransposed, so it reuses
+// the forward's weight transform. The weight gradient stays on the shifted taps.
 
 /// Tiles per block: at least 32, at most 256, and about a quarter of the work so that two
 /// threads each get blocks on a single small image. Shape only, for determinism.
@@ -34,6 +38,39 @@ func conv2dForwardWinograd(
     output: UnsafeMutablePointer<Float>
 ) {
     precondition(s.stride == 1 && s.kernelH == 3 && s.kernelW == 3, "Winograd F(2x2,3x3) needs a 3x3 stride-1 conv, got \(s)")
+    let uBytes = 16 * s.outChannels * s.inChannels * 4
+    let u = EngineMemory.allocate(bytes: uBytes).assumingMemoryBound(to: Float.self)
+    defer { EngineMemory.release(UnsafeMutableRawPointer(u), bytes: uBytes) }
+    winogradWeightTransform(weight, cout: s.outChannels, cin: s.inChannels, into: u)
+    winogradCorrelate(s, input: input, u: u, flipped: false, bias: bias, output: output, accumulate: false)
+}
+
+/// gradInput [N, H, W, Cin] += the input gradient of the 3x3 stride-1 conv `s` (padding ≤ 2)
+/// for gradOutput [N, Ho, Wo, Cout].
+func conv2dBackwardInputWinograd(
+    _ s: Conv2DShape, weight: UnsafePointer<Float>, gradOutput: UnsafePointer<Float>, gradInput: UnsafeMutablePointer<Float>
+) {
+    precondition(s.stride == 1 && s.kernelH == 3 && s.kernelW == 3 && s.padding <= 2,
+                 "Winograd input gradient needs a 3x3 stride-1 conv with padding ≤ 2, got \(s)")
+    let uBytes = 16 * s.outChannels * s.inChannels * 4
+    let u = EngineMemory.allocate(bytes: uBytes).assumingMemoryBound(to: Float.self)
+    defer { EngineMemory.release(UnsafeMutableRawPointer(u), bytes: uBytes) }
+    winogradWeightTransform(weight, cout: s.outChannels, cin: s.inChannels, into: u)
+    // The correlation that gives the input gradient: over the output grid, Cout → Cin channels.
+    let backward = Conv2DShape(batch: s.batch, height: s.outHeight, width: s.outWidth, inChannels: s.outChannels,
+                               outChannels: s.inChannels, kernelH: 3, kernelW: 3, padding: 2 - s.padding)
+    precondition(backward.outHeight == s.height && backward.outWidth == s.width)
+    winogradCorrelate(backward, input: gradOutput, u: u, flipped: true, bias: nil, output: gradInput, accumulate: true)
+}
+
+/// The tiled Winograd correlation of `input` under geometry `s` with transformed weights `u`
+/// ([16, s.outChannels, s.inChannels] planes; when `flipped`, u holds the transform of the
+/// kernel this correlation flips, stored [16, s.inChannels, s.outChannels]). Writes, or with
+/// `accumulate` adds to, `output`.
+func winogradCorrelate(
+    _ s: Conv2DShape, input: UnsafePointer<Float>, u: UnsafePointer<Float>, flipped: Bool,
+    bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>, accumulate: Bool
+) {
     let cin = s.inChannels, cout = s.outChannels
     let ho = s.outHeight, wo = s.outWidth
     let tilesH = (ho + 1) / 2, tilesW = (wo + 1) / 2
@@ -41,11 +78,8 @@ func conv2dForwardWinograd(
     let totalTiles = s.batch * tilesPerImage
     let blockTiles = winogradTilesPerBlock(totalTiles: totalTiles)
     let blocks = (totalTiles + blockTiles - 1) / blockTiles
-
-    let uBytes = 16 * cout * cin * 4
-    let u = EngineMemory.allocate(bytes: uBytes).assumingMemoryBound(to: Float.self)
-    defer { EngineMemory.release(UnsafeMutableRawPointer(u), bytes: uBytes) }
-    winogradWeightTransform(weight, cout: cout, cin: cin, into: u)
+    // A flipped kernel's transform is the original's with rows and columns 0 ↔ 3 swapped.
+    let swap = [3, 1, 2, 0]
 
     let parts = min(EngineThreads.count, blocks)
     let vBytes = 16 * blockTiles * cin * 4, mBytes = 16 * blockTiles * cout * 4
@@ -67,17 +101,26 @@ func conv2dForwardWinograd(
                                   into: v + t * cin, positionStride: blockTiles * cin)
             }
             for xi in 0..<16 {
-                serialGEMM(transposeB: true, m: count, n: cout, k: cin,
-                           a: v + xi * blockTiles * cin, lda: cin,
-                           b: u + xi * cout * cin, ldb: cin,
-                           c: m + xi * blockTiles * cout, ldc: cout)
+                if flipped {
+                    let plane = swap[xi / 4] * 4 + swap[xi % 4]
+                    // M[t, co] = Σ_ci V[t, ci] · U[ci, co]: u's plane is [cin, cout] here.
+                    serialGEMM(m: count, n: cout, k: cin,
+                               a: v + xi * blockTiles * cin, lda: cin,
+                               b: u + plane * cout * cin, ldb: cout,
+                               c: m + xi * blockTiles * cout, ldc: cout)
+                } else {
+                    serialGEMM(transposeB: true, m: count, n: cout, k: cin,
+                               a: v + xi * blockTiles * cin, lda: cin,
+                               b: u + xi * cout * cin, ldb: cin,
+                               c: m + xi * blockTiles * cout, ldc: cout)
+                }
             }
             for t in 0..<count {
                 let tile = first + t
                 let n = tile / tilesPerImage, r = tile % tilesPerImage
                 winogradOutputTile(m + t * cout, positionStride: blockTiles * cout, cout: cout, bias: bias,
                                    output: output + n * ho * wo * cout, height: ho, width: wo,
-                                   y0: 2 * (r / tilesW), x0: 2 * (r % tilesW))
+                                   y0: 2 * (r / tilesW), x0: 2 * (r % tilesW), accumulate: accumulate)
             }
         }
     }
@@ -154,11 +197,11 @@ func winogradInputTile(_ s: Conv2DShape, image: UnsafePointer<Float>, y0: Int, x
     }
 }
 
-/// Y = Aᵀ M A (+ bias) for one tile, Aᵀ = [[1, 1, 1, 0], [0, 1, −1, −1]]; writes the 2x2
-/// output pixels from (y0, x0) that lie inside the [height, width] output image.
+/// Y = Aᵀ M A (+ bias) for one tile, Aᵀ = [[1, 1, 1, 0], [0, 1, −1, −1]]; writes (or with
+/// `accumulate` adds to) the 2x2 output pixels from (y0, x0) inside the [height, width] image.
 @inline(__always)
 func winogradOutputTile(_ m: UnsafePointer<Float>, positionStride: Int, cout: Int, bias: UnsafePointer<Float>?,
-                        output: UnsafeMutablePointer<Float>, height: Int, width: Int, y0: Int, x0: Int) {
+                        output: UnsafeMutablePointer<Float>, height: Int, width: Int, y0: Int, x0: Int, accumulate: Bool) {
     let rows = min(2, height - y0), cols = min(2, width - x0)
     for c in stride(from: 0, to: cout, by: 8) {
         @inline(__always) func at(_ xi: Int) -> Vec8 { loadVec(m + xi * positionStride, c, cout) }
@@ -170,11 +213,15 @@ func winogradOutputTile(_ m: UnsafePointer<Float>, positionStride: Int, cout: In
         let b = bias.map { loadVec($0, c, cout) } ?? Vec8()
         let y00 = s0.0 + s0.1 + s0.2 + b, y01 = s0.1 - s0.2 - s0.3 + b
         let y10 = s1.0 + s1.1 + s1.2 + b, y11 = s1.1 - s1.2 - s1.3 + b
-        storeVec(y00, output + (y0 * width + x0) * cout, c, cout)
-        if cols > 1 { storeVec(y01, output + (y0 * width + x0 + 1) * cout, c, cout) }
+        @inline(__always) func put(_ y: Vec8, _ dy: Int, _ dx: Int) {
+            let p = output + ((y0 + dy) * width + x0 + dx) * cout
+            storeVec(accumulate ? y + loadVec(p, c, cout) : y, p, c, cout)
+        }
+        put(y00, 0, 0)
+        if cols > 1 { put(y01, 0, 1) }
         if rows > 1 {
-            storeVec(y10, output + ((y0 + 1) * width + x0) * cout, c, cout)
-            if cols > 1 { storeVec(y11, output + ((y0 + 1) * width + x0 + 1) * cout, c, cout) }
+            put(y10, 1, 0)
+            if cols > 1 { put(y11, 1, 1) }
         }
     }
 }
