@@ -106,12 +106,14 @@ enum ConvMethodChoice: String, ExpressibleByArgument, CaseIterable {
     case auto
     case shiftedTaps = "shifted-taps"
     case im2col
+    case winograd
 
     var method: Conv2DMethod? {
         switch self {
         case .auto: return nil
         case .shiftedTaps: return .shiftedTaps
         case .im2col: return .im2colTiles
+        case .winograd: return .winograd
         }
     }
 }

@@ -81,6 +81,8 @@ struct ModelBenchResult: Codable, Sendable {
 /// Runs one case in this process, as the worker: prints nothing but the result.
 struct EngineModelBench {
     var repeats: Int
+    /// The random weights act as a checkpoint stored in this format (nil: float32).
+    var weightsFormat: HalfTensor.Format? = nil
 
     func run(_ c: ModelBenchCase) throws -> ModelBenchResult {
         let setupStart = Date()
@@ -110,13 +112,13 @@ struct EngineModelBench {
         switch c.kind {
         case .vaeDecode:
             let config = VAEConfig()
-            let vae = try buildWithRandomWeights(vaeParameterShapes(config)) { try AutoencoderKL(config: config, weights: $0) }
+            let vae = try buildWithRandomWeights(vaeParameterShapes(config), storedAs: weightsFormat) { try AutoencoderKL(config: config, weights: $0) }
             let latents = random.normal(shape: [1, side, side, config.latentChannels])
             return { _ = noGrad { vae.decode(latents) } }
 
         case .unetForward, .guidedStep, .loraStep:
             let config = UNetConfig()
-            let unet = try buildWithRandomWeights(unetParameterShapes(config)) { try UNet2DConditionModel(config: config, weights: $0) }
+            let unet = try buildWithRandomWeights(unetParameterShapes(config), storedAs: weightsFormat) { try UNet2DConditionModel(config: config, weights: $0) }
             let batch = c.kind == .guidedStep ? 2 : 1
             let context = random.normal(shape: [batch, c.contextLength, config.crossAttentionDim])
             let latents = random.normal(shape: [batch, side, side, config.inChannels])

@@ -12,14 +12,18 @@ import Foundation
 import TensorEngine
 
 /// Tensors made on demand (never kept: the model holds the only copy) from a name → shape table.
+/// `storedAs` makes it act as a checkpoint saved in that half format (as most SD 1.5 downloads
+/// are float16): layers then keep their weights in it (LayerWeightStorage).
 final class RandomWeights: WeightSource, @unchecked Sendable {
     var shapes: [String: [Int]]
+    let storedAs: HalfTensor.Format?
     private var seed: UInt64 = 0x5EED
 
-    init(shapes: [String: [Int]]) { self.shapes = shapes }
+    init(shapes: [String: [Int]], storedAs: HalfTensor.Format? = nil) { self.shapes = shapes; self.storedAs = storedAs }
 
     var tensorNames: [String] { Array(shapes.keys) }
     func contains(_ name: String) -> Bool { shapes[name] != nil }
+    func storedHalfFormat(of name: String) -> HalfTensor.Format? { storedAs }
 
     func tensor(named name: String) throws -> Tensor? {
         guard let shape = shapes[name] else { return nil }
@@ -47,8 +51,9 @@ private func fillUniform(_ p: UnsafeMutablePointer<Float>, count: Int, seed: UIn
 
 /// Builds a model from random weights, learning any shape the table missed from the
 /// model's WeightError (a handful of retries at most).
-func buildWithRandomWeights<Model>(_ shapes: [String: [Int]], _ make: (RandomWeights) throws -> Model) throws -> Model {
-    let source = RandomWeights(shapes: shapes)
+func buildWithRandomWeights<Model>(_ shapes: [String: [Int]], storedAs: HalfTensor.Format? = nil,
+                                   _ make: (RandomWeights) throws -> Model) throws -> Model {
+    let source = RandomWeights(shapes: shapes, storedAs: storedAs)
     for _ in 0..<64 {
         do {
             return try make(source)

@@ -19,6 +19,9 @@ struct ModelBenchOptions: ParsableArguments {
     @Flag(help: "Keep the frozen Linear/Conv2d weights in float16 (as DROPBOOTH_HALF_WEIGHTS=1 does), widened per layer when used.")
     var halfWeights = false
 
+    @Option(help: "The random weights act as a checkpoint stored as float32, float16 or bfloat16; layers keep a half checkpoint's precision (the PyTorch side stays float32).")
+    var weightsDtype: String = "float32"
+
     @Option(help: .hidden)
     var worker: String?
 }
@@ -52,13 +55,20 @@ private func runModelBench(_ o: ModelBenchOptions, cases all: [ModelBenchCase], 
     if o.halfWeights {
         // The workers are child processes: they inherit the environment.
         setenv("DROPBOOTH_HALF_WEIGHTS", "1", 1)
-        LayerWeightStorage.halfPrecision = true
+        LayerWeightStorage.mode = .half
+    }
+    let weightsFormat: HalfTensor.Format?
+    switch o.weightsDtype {
+    case "float32": weightsFormat = nil
+    case "float16": weightsFormat = .float16
+    case "bfloat16": weightsFormat = .bfloat16
+    default: throw ValidationError("--weights-dtype \(o.weightsDtype): expected float32, float16 or bfloat16")
     }
     if let name = o.worker {
         guard let c = ModelBenchCase.all.first(where: { $0.name == name }) else {
             throw ValidationError("--worker \(name): no such case (cases: \(ModelBenchCase.all.map(\.name).joined(separator: ", ")))")
         }
-        let result = try EngineModelBench(repeats: o.repeats).run(c)
+        let result = try EngineModelBench(repeats: o.repeats, weightsFormat: weightsFormat).run(c)
         print(String(decoding: try JSONEncoder().encode(result), as: UTF8.self))
         return
     }
@@ -70,7 +80,13 @@ private func runModelBench(_ o: ModelBenchOptions, cases all: [ModelBenchCase], 
     if !o.side.noTorch && script == nil { print("PyTorch side skipped: scripts/bench/torch_models.py not found (give --torch-script).") }
     print("dropbooth bench \(command): SD 1.5 shapes, random weights, float32, \(threads) threads, "
           + "first run + best of \(o.repeats) × \(o.rounds) round(s), each case in a fresh process per side")
-    print("frozen layer weights: \(LayerWeightStorage.halfPrecision ? "float16, widened per layer" : "float32")")
+    let layerWeights: String
+    switch (LayerWeightStorage.mode, weightsFormat) {
+    case (.float32, _), (.checkpointPrecision, nil): layerWeights = "float32"
+    case (_, .float16?), (.half, nil): layerWeights = "float16, widened per layer"
+    case (_, .bfloat16?): layerWeights = "bfloat16, widened per layer"
+    }
+    print("random weights stored as \(o.weightsDtype); frozen layer weights: \(layerWeights)")
     print("load average at start: \(loadAverage())")
     fflush(nil)
 
@@ -80,7 +96,8 @@ private func runModelBench(_ o: ModelBenchOptions, cases all: [ModelBenchCase], 
     for round in 1...max(1, o.rounds) {
         for c in cases {
             let mine = try runWorker(executable: "/proc/self/exe",
-                                     arguments: ["bench", command, "--worker", c.name, "--threads", String(threads), "--repeats", String(o.repeats)])
+                                     arguments: ["bench", command, "--worker", c.name, "--threads", String(threads), "--repeats", String(o.repeats),
+                                                 "--weights-dtype", o.weightsDtype])
             ours[c.name] = better(ours[c.name], mine)
             var line = String(format: "  round %d  %@: dropbooth %.2f s (first %.2f s, peak %.0f MiB)",
                               round, c.name, mine.best_seconds, mine.first_seconds, mine.peak_rss_mib)

@@ -25,9 +25,14 @@ import Testing
         #expect(worstError(vexp, Foundation.exp, from: -80, to: 80, relative: true) < 4e-7)
     }
 
-    @Test func erfAndTanhAreWithin3e7() {
-        #expect(worstError(verf, Foundation.erf, from: -8, to: 8, relative: false) < 3e-7)
+    @Test func tanhIsWithin3e7() {
         #expect(worstError(vtanh, Foundation.tanh, from: -10, to: 10, relative: false) < 3e-7)
+    }
+
+    /// GELU's erf: about one float32 ulp of values near 1 (scripts/fixtures/fit_erf.py fits it).
+    @Test func erfIsWithin1Point5e7() {
+        #expect(worstError(verf, Foundation.erf, from: -8, to: 8, relative: false) < 1.5e-7)
+        #expect(worstError(verf, Foundation.erf, from: -0.8, to: 0.8, relative: false) < 1.2e-7)
     }
 }
 

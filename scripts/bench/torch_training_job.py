@@ -95,6 +95,8 @@ def main():
     parser.add_argument("--out", help="folder for pytorch_lora_weights.safetensors (default: a temporary one)")
     parser.add_argument("--model", help="a diffusers folder to train (default: random weights in SD 1.5's shapes)")
     parser.add_argument("--save-model", help="write the random SD 1.5 as a diffusers folder here and exit")
+    parser.add_argument("--save-dtype", choices=["float32", "float16", "bfloat16"], default="float32",
+                        help="the precision --save-model writes (most SD 1.5 downloads are float16)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -126,7 +128,7 @@ def main():
         from diffusers import StableDiffusionPipeline
         StableDiffusionPipeline(vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet,
                                 scheduler=scheduler, safety_checker=None, feature_extractor=None,
-                                requires_safety_checker=False).save_pretrained(args.save_model)
+                                requires_safety_checker=False).to(getattr(torch, args.save_dtype)).save_pretrained(args.save_model)
         print(json.dumps({"saved": args.save_model}))
         return
     unet.add_adapter(LoraConfig(r=args.rank, lora_alpha=args.rank, init_lora_weights="gaussian",

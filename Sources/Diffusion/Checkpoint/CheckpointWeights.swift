@@ -46,6 +46,15 @@ public final class CheckpointWeights: WeightSource, @unchecked Sendable {
         }
     }
 
+    /// float16 / bfloat16 as stored in the file (a transform only selects or reshapes values).
+    public func storedHalfFormat(of name: String) -> HalfTensor.Format? {
+        switch resolve(name)?.stored.entry.dtype {
+        case .f16?: return .float16
+        case .bf16?: return .bfloat16
+        default: return nil
+        }
+    }
+
     /// The file a tensor comes from and its name there (for messages).
     public func origin(of name: String) -> (path: String, storedName: String)? {
         resolve(name).map { ($0.stored.file.path, $0.stored.name) }

@@ -11,16 +11,56 @@ import TensorEngine
 
 /// How models loaded from now on keep the weights of their Linear and Conv2d layers.
 ///
-/// Half precision stores each weight as float16 (2 bytes instead of 4: the SD 1.5 UNet takes
-/// 1.6 GiB instead of 3.3) and widens it to float32 per layer when the layer runs, forward and
-/// backward, so a training graph holds no float32 copies of frozen weights. Float32 weights in
-/// a checkpoint are rounded to float16 on load (float16 checkpoints lose nothing). Such weights
-/// are frozen: they are left out of the models' `parameters`, so full fine-tuning (DreamBooth)
-/// must load with this off; LoRA and textual inversion train other tensors and can use it.
-/// Off unless DROPBOOTH_HALF_WEIGHTS=1 is set in the environment or a caller sets it.
+/// By default a layer keeps its checkpoint's precision: a float16 or bfloat16 weight stays in
+/// that format (2 bytes instead of 4: the SD 1.5 UNet takes 1.6 GiB instead of 3.3) and is
+/// widened to float32 per layer when the layer runs, forward and backward, into a buffer the
+/// engine's allocator hands out again for the next layer of the same size; a training graph
+/// holds no float32 copies of frozen weights. Float32 weights stay float32. Half-precision
+/// weights are frozen: they are left out of the models' `parameters`, so full fine-tuning
+/// (DreamBooth) and pretraining load with `.float32`; LoRA and textual inversion train other
+/// tensors. DROPBOOTH_HALF_WEIGHTS=1 forces half precision (float32 weights rounded to
+/// float16 on load), =0 forces float32.
 public enum LayerWeightStorage {
-    nonisolated(unsafe) public static var halfPrecision: Bool =
-        ProcessInfo.processInfo.environment["DROPBOOTH_HALF_WEIGHTS"] == "1"
+    public enum Mode: Sendable, Equatable {
+        /// Half where the checkpoint stores half (float16 / bfloat16), float32 elsewhere.
+        case checkpointPrecision
+        /// Every layer weight in half precision (the checkpoint's format, float16 for float32).
+        case half
+        /// Every layer weight in float32.
+        case float32
+    }
+
+    nonisolated(unsafe) public static var mode: Mode = mode(environment: ProcessInfo.processInfo.environment)
+
+    /// The mode DROPBOOTH_HALF_WEIGHTS asks for: "1" half, "0" float32, unset or empty the
+    /// checkpoint's precision; anything else is a mistake worth stopping for.
+    public static func mode(environment: [String: String]) -> Mode {
+        switch environment["DROPBOOTH_HALF_WEIGHTS"] ?? "" {
+        case "": return .checkpointPrecision
+        case "1": return .half
+        case "0": return .float32
+        case let other: fatalError("DROPBOOTH_HALF_WEIGHTS=\(other): expected 1 (half-precision layer weights) or 0 (float32)")
+        }
+    }
+
+    /// Runs `body` (which loads models that will be trained whole) with every layer weight
+    /// in float32, then restores the mode.
+    public static func withFloat32<T>(_ body: () throws -> T) rethrows -> T {
+        let saved = mode
+        mode = .float32
+        defer { mode = saved }
+        return try body()
+    }
+
+    /// The storage format for a weight the source stores as `stored` (nil: float32 or
+    /// unknown), or nil to keep it float32.
+    static func halfFormat(stored: HalfTensor.Format?) -> HalfTensor.Format? {
+        switch mode {
+        case .checkpointPrecision: return stored
+        case .half: return stored ?? .float16
+        case .float32: return nil
+        }
+    }
 }
 
 /// A layer's weight as stored: float32, or float16 values widened when used.
@@ -29,12 +69,13 @@ enum StoredWeight {
     case half(HalfTensor)
 
     /// Reads through `read` and keeps the result in the storage `LayerWeightStorage` asks for
-    /// (dropping it from the reader's `parameters` when half).
+    /// (dropping it from the reader's `parameters` when half). Narrowing a weight the
+    /// checkpoint stores in that same half format is exact: it gives back the stored bits.
     init(_ w: WeightReader, _ name: String, _ read: () throws -> Tensor) rethrows {
         let t = try read()
-        if LayerWeightStorage.halfPrecision {
+        if let format = LayerWeightStorage.halfFormat(stored: w.storedHalfFormat(name)) {
             w.forgetParameter(name)
-            self = .half(HalfTensor(t, format: .float16))
+            self = .half(HalfTensor(t, format: format))
         } else {
             self = .float32(t)
         }

@@ -24,11 +24,15 @@ public protocol WeightSource: AnyObject {
     /// (the default reads `tensor(named:)`); a source that makes tensors instead of storing
     /// them (random initialisation for pretraining) needs it.
     func tensor(named name: String, expectedShape: [Int]) throws -> Tensor?
+    /// The half-precision format `name` is stored in (nil: float32, another type, or a source
+    /// that does not say): layers keep such weights in that format (LayerWeightStorage).
+    func storedHalfFormat(of name: String) -> HalfTensor.Format?
 }
 
 extension WeightSource {
     public func contains(_ name: String) -> Bool { tensorNames.contains(name) }
     public func tensor(named name: String, expectedShape: [Int]) throws -> Tensor? { try tensor(named: name) }
+    public func storedHalfFormat(of name: String) -> HalfTensor.Format? { nil }
 }
 
 /// A parameter missing from the checkpoint, or stored with a shape the config does not predict.
@@ -98,6 +102,8 @@ public final class WeightReader: @unchecked Sendable {
     func register(_ layer: Conv2d) { log.convs.append(layer) }
     /// Drops `name` from `parameters`: its layer keeps it in half precision (LayerWeightStorage).
     func forgetParameter(_ name: String) { log.parameters[layerName(name)] = nil }
+    /// The half-precision format the source stores `name` in, if any.
+    func storedHalfFormat(_ name: String) -> HalfTensor.Format? { source.storedHalfFormat(of: prefix + name) }
 
     /// Source tensors no model read, sorted.
     public var unusedNames: [String] { source.tensorNames.filter { !log.names.contains($0) }.sorted() }

@@ -70,17 +70,24 @@ public struct PretrainingFolder: Sendable {
 
     public func checkpoint() throws -> StableDiffusionCheckpoint { try StableDiffusionCheckpoint.open(path) }
 
-    /// The networks in owned, writable memory (for training), configs from the folder.
+    /// The networks in owned, writable memory (for training), configs from the folder. Every
+    /// weight float32 (whatever DROPBOOTH_HALF_WEIGHTS says): pretraining trains them all.
     public func loadVAE() throws -> AutoencoderKL {
-        try AutoencoderKL(config: checkpoint().vaeConfig, weights: SafeTensorsWeights(path: sub(Self.weightFiles[.vae]!)))
+        try LayerWeightStorage.withFloat32 {
+            try AutoencoderKL(config: checkpoint().vaeConfig, weights: SafeTensorsWeights(path: sub(Self.weightFiles[.vae]!)))
+        }
     }
     public func loadUNet() throws -> UNet2DConditionModel {
-        try UNet2DConditionModel(config: checkpoint().unetConfig, weights: SafeTensorsWeights(path: sub(Self.weightFiles[.unet]!)))
+        try LayerWeightStorage.withFloat32 {
+            try UNet2DConditionModel(config: checkpoint().unetConfig, weights: SafeTensorsWeights(path: sub(Self.weightFiles[.unet]!)))
+        }
     }
     public func loadTextEncoder() throws -> CLIPTextModel {
         let c = try checkpoint()
-        return try CLIPTextModel(config: c.textEncoderConfig, weights: SafeTensorsWeights(path: sub(Self.weightFiles[.textEncoder]!)),
-                                 endOfTextTokenID: c.endOfTextTokenID ?? 49407)
+        return try LayerWeightStorage.withFloat32 {
+            try CLIPTextModel(config: c.textEncoderConfig, weights: SafeTensorsWeights(path: sub(Self.weightFiles[.textEncoder]!)),
+                              endOfTextTokenID: c.endOfTextTokenID ?? 49407)
+        }
     }
     public func loadTokenizer() throws -> CLIPTokenizer { try CLIPTokenizer(folder: URL(fileURLWithPath: sub("tokenizer"))) }
 

@@ -86,13 +86,15 @@ public final class TrainingRun {
         if case .fullFineTune = options.method { fullFineTune = true } else { fullFineTune = false }
         if fullFineTune {
             // Every weight trains, so every weight is float32: half-precision storage
-            // (DROPBOOTH_HALF_WEIGHTS) would leave the layers' weights out of `parameters`.
-            let half = LayerWeightStorage.halfPrecision
-            LayerWeightStorage.halfPrecision = false
-            defer { LayerWeightStorage.halfPrecision = half }
-            unet = try UNet2DConditionModel(config: checkpoint.unetConfig, weights: OwnedWeights(checkpoint.unetWeights))
-            textEncoder = try CLIPTextModel(config: checkpoint.textEncoderConfig, weights: OwnedWeights(checkpoint.textEncoderWeights),
-                                            endOfTextTokenID: checkpoint.endOfTextTokenID ?? 49407)
+            // (a float16 checkpoint, DROPBOOTH_HALF_WEIGHTS) would leave the layers' weights out of `parameters`.
+            let base = checkpoint
+            let models = try LayerWeightStorage.withFloat32 {
+                (try UNet2DConditionModel(config: base.unetConfig, weights: OwnedWeights(base.unetWeights)),
+                 try CLIPTextModel(config: base.textEncoderConfig, weights: OwnedWeights(base.textEncoderWeights),
+                                   endOfTextTokenID: base.endOfTextTokenID ?? 49407))
+            }
+            unet = models.0
+            textEncoder = models.1
         } else {
             unet = try checkpoint.loadUNet()
             textEncoder = try checkpoint.loadTextEncoder()
