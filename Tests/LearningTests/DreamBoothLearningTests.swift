@@ -23,29 +23,48 @@ extension LearningTests {
         return o
     }
 
-    @Test(.notLearning(
-        "DreamBooth does not learn the star measurably with the committed interim weights (3140 diffusion steps: objects are soft blobs): distance to the subject base 3.57 → trained 3.54 (seed 1), improvement 0.03 < 0.5"
-    ))
+    @Test(.awaitingFinalWeights("""
+        DreamBooth learns the star with snapshot step-03600 (improvement 1.01, 0.91, 0.97 for seeds 1–3) \
+        but not measurably with the committed interim weights: improvement 0.33 (base 3.43 → trained 3.10, seed 1)
+        """))
     func dreamBoothTeachesTheStar() throws {
         let run = try TrainingRun(basePath: Learning.modelPath, options: Self.dreamBoothOptions(steps: 300, priorPreservation: false),
                                   images: Learning.trainingImages { Learning.caption($0, subjectAs: Self.dreamBoothSubject) })
-        // The class drift is measured here too, for comparison with prior preservation's.
+        // The class drift is measured here too (and reported), for comparison with prior preservation's.
         let outcome = try Learning.outcome(of: run, rename: { Learning.caption($0, subjectAs: Self.dreamBoothSubject) },
                                            classPrompts: Learning.classPrompts())
-        #expect(outcome.improvement >= 0.5, "DreamBooth samples: base \(outcome.base), trained \(outcome.trained)")
+        // Measured improvement (mean distance of 16 samples to the subject, base − trained), seeds 1, 2, 3:
+        //   snapshot step-03600 (base 4.01): 1.01, 0.91, 0.97
+        //   snapshot step-02600 (base 3.55): 0.40, 0.18 (seed 3 not run)
+        //   snapshot step-01000 (base 3.94): 0.73, 1.20 (seed 3 not run)
+        // Half the smallest is below the minimum: the minimum.
+        #expect(outcome.improvement >= Learning.minimumImprovement, "DreamBooth samples: base \(outcome.base), trained \(outcome.trained)")
     }
 
-    @Test(.notLearning(
-        "DreamBooth with prior preservation does not learn the star measurably with the committed interim weights (3140 diffusion steps: objects are soft blobs): distance to the subject base 3.57 → trained 3.09 (seed 1), improvement 0.48 < 0.5; class drift 1.10 (1.94 without prior preservation)"
-    ))
+    // Learns measurably with the committed interim weights too (seed 1 below): enabled.
+    @Test
     func dreamBoothWithPriorPreservationTeachesTheStarAndKeepsTheClass() throws {
         let run = try TrainingRun(basePath: Learning.modelPath, options: Self.dreamBoothOptions(steps: 300, priorPreservation: true),
                                   images: Learning.trainingImages { Learning.caption($0, subjectAs: Self.dreamBoothSubject) },
                                   classImages: try Learning.classImages(count: 16))
         let outcome = try Learning.outcome(of: run, rename: { Learning.caption($0, subjectAs: Self.dreamBoothSubject) },
                                            classPrompts: Learning.classPrompts())
-        #expect(outcome.improvement >= 0.5, "DreamBooth samples: base \(outcome.base), trained \(outcome.trained)")
+        // Measured improvement, seeds 1, 2, 3:
+        //   snapshot step-03600 (base 4.01): 0.90, 0.76, 0.92
+        //   snapshot step-02600 (base 3.55): 0.91, 0.55 (seed 3 not run)
+        //   snapshot step-01000 (base 3.94): 1.25, 1.09 (seed 3 not run)
+        //   committed interim weights (base 3.43): 0.71 (seed 1)
+        // Half the smallest is below the minimum: the minimum.
+        #expect(outcome.improvement >= Learning.minimumImprovement, "DreamBooth samples: base \(outcome.base), trained \(outcome.trained)")
+        // Class drift (mean paired distance of the plain class's 16 samples after training to the
+        // base model's, same prompts and seeds), seeds 1, 2, 3, with prior preservation / without:
+        //   snapshot step-03600: 0.87, 0.91, 0.78 / 1.97, 2.66, 1.99
+        //   snapshot step-02600: 1.22, 1.47 / 1.64, 2.07 (seed 3 not run)
+        //   snapshot step-01000: 1.11, 0.85 / 2.11, 2.56 (seed 3 not run)
+        //   committed interim weights: 1.20 / 2.28 (seed 1)
+        // The threshold: 0.5 above the largest with prior preservation on step-03600, below the
+        // smallest without it (step-02600's seed 2, 1.47, would not pass).
         let drift = try #require(outcome.classDrift)
-        #expect(drift <= 1.0, "class samples after training are \(drift) from the base model's")
+        #expect(drift <= 1.4, "class samples after training are \(drift) from the base model's")
     }
 }

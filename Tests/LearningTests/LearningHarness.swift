@@ -7,9 +7,17 @@
 // the object is drawn), the fraction of its bounding box it fills (a star ≈ 0.42 fills far less
 // than a circle ≈ 0.79 or a square ≈ 1) and how low its centre of mass sits in the box (what
 // tells a star from a triangle). A sample's distance to the subject is the scaled Euclidean
-// distance of its numbers to the mean numbers of the training photos; a sample with no region
-// of the colour gets the largest distance (`RegionDistance.missing`). A model's score is the
-// mean over its samples.
+// distance of its numbers to those of the nearest training photo (the photos show the subject
+// at two sizes); a sample with no region of the colour gets the largest distance
+// (`RegionDistance.missing`). A model's score is the mean over its samples: the world's own
+// renderings of the sampling prompts score 0.40 with stars, 2.0 with triangles, 3.3 with
+// circles (RegionDistanceTests).
+//
+// Thresholds: each test asserts that training lowers the distance by at least about half the
+// smallest improvement measured with seeds 1–3 on the newest weights, and never by less than
+// `Learning.minimumImprovement`: a smaller change is within what the training seed alone moves.
+// The figures are in a comment above each threshold; a method that does not reach the minimum
+// on the weights measured is disabled with its figures (the traits at the end of this file).
 //
 // Everything random is seeded: the photos, the training run (DROPBOOTH_LEARNING_SEED, 1 unless
 // set; the thresholds were set from runs with seeds 1–3) and the sampling noise. The model is
@@ -20,7 +28,6 @@ import Foundation
 import Testing
 import Diffusion
 import Imaging
-import TensorEngine
 import Training
 import World
 
@@ -39,9 +46,16 @@ enum Learning {
         ProcessInfo.processInfo.environment["DROPBOOTH_LEARNING_SEED"].flatMap { UInt64($0) } ?? 1
     }
 
-    /// DROPBOOTH_LEARNING_ALL=1 runs the tests marked as not learning with the committed
-    /// weights too (`notLearning`): for measuring them on newer weights.
+    /// DROPBOOTH_LEARNING_ALL=1 runs the tests disabled because their method does not learn
+    /// with the weights (`notLearning`, `awaitingFinalWeights`): for measuring them.
     static var runsAll: Bool { ProcessInfo.processInfo.environment["DROPBOOTH_LEARNING_ALL"] == "1" }
+    /// Whether DROPBOOTH_LEARNING_MODEL names a model other than the committed one.
+    static var usesOtherModel: Bool { ProcessInfo.processInfo.environment["DROPBOOTH_LEARNING_MODEL"] != nil }
+
+    /// The least drop of the mean distance called learning: a sixth of the distance between
+    /// rendered stars and rendered circles (3.4 − 0.4), and more than the largest spread of one
+    /// method's improvement between seeds 1–3 measured on one snapshot (0.37).
+    static let minimumImprovement = 0.5
 
     static let resolution = 32
     static let subjectShape = Shape.star
@@ -55,7 +69,7 @@ enum Learning {
     static let photoSeed: UInt64 = 7
     static let promptSeed: UInt64 = 1001
     static let photoCount = 8
-    static let sampleCount = 8
+    static let sampleCount = 16
 
     /// The subject's photos as a user would drop them: rendered at 32 px, each with its caption
     /// ("a large yellow star on a plain purple background").
@@ -140,9 +154,9 @@ struct RegionFeatures: Equatable {
 
 enum RegionDistance {
     /// One unit of distance per: half a natural log of area (a factor 1.65), 0.1 of fill and
-    /// 0.1 of centroid height: about the spread of each number over the photos of one shape at
-    /// the two sizes, so that a circle (fill 0.79) sits ~3.7 units from a star (0.42).
-    static let scale = RegionFeatures(logArea: 0.5, fill: 0.1, centroidY: 0.1)
+    /// 0.05 of centroid height: a circle (fill 0.79 at 32 px) sits ~3 units from a star (0.47),
+    /// a triangle (centroid 0.63) ~2 from a star (0.55).
+    static let scale = RegionFeatures(logArea: 0.5, fill: 0.1, centroidY: 0.05)
     /// The distance of a sample without the colour, and the most one sample may add: a sample
     /// that draws the colour in another shape should not weigh more than one that leaves it out.
     static let missing = 5.0
@@ -153,9 +167,12 @@ enum RegionDistance {
         return min(missing, d.map { $0 * $0 }.reduce(0, +).squareRoot())
     }
 
-    /// The mean distance of the samples' regions of `colour` to `target`.
-    static func mean(_ samples: [RGBImage], colour: Colour, to target: RegionFeatures) -> Double {
-        samples.map { distance(RegionFeatures($0, colour: colour), target) }.reduce(0, +) / Double(samples.count)
+    /// The mean over the samples of each one's distance to the nearest of `targets`.
+    static func mean(_ samples: [RGBImage], colour: Colour, to targets: [RegionFeatures]) -> Double {
+        samples.map { sample in
+            let features = RegionFeatures(sample, colour: colour)
+            return targets.map { distance(features, $0) }.min() ?? missing
+        }.reduce(0, +) / Double(samples.count)
     }
 
     /// The mean distance of paired samples (same prompt and seed) of two models.
@@ -163,9 +180,9 @@ enum RegionDistance {
         zip(a, b).map { distance(RegionFeatures($0, colour: colour), RegionFeatures($1, colour: colour)) }.reduce(0, +) / Double(a.count)
     }
 
-    /// The training photos' mean numbers: what the subject looks like.
-    static func subject() -> RegionFeatures {
-        RegionFeatures.mean(Learning.subjectPhotos().map { RegionFeatures($0.image, colour: Learning.subjectColour)! })
+    /// The training photos' numbers: what the subject looks like.
+    static func subject() -> [RegionFeatures] {
+        Learning.subjectPhotos().map { RegionFeatures($0.image, colour: Learning.subjectColour)! }
     }
 }
 
@@ -202,7 +219,8 @@ extension Learning {
             outcome.classDrift = drift
             figures.append(("class drift", drift))
         }
-        report("subject photos' numbers", [("log area", target.logArea), ("fill", target.fill), ("centroid height", target.centroidY)])
+        let photos = RegionFeatures.mean(target)
+        report("subject photos' numbers (mean)", [("log area", photos.logArea), ("fill", photos.fill), ("centroid height", photos.centroidY)])
         report("\(run.options.methodName) \(run.options.steps) steps", figures)
         var rows = [("photos", subjectPhotos().map(\.image)), ("base", before), ("trained", after)]
         if let classBefore, let classAfter { rows += [("class, base", classBefore), ("class, trained", classAfter)] }
@@ -254,10 +272,18 @@ extension Learning {
 }
 
 extension Trait where Self == ConditionTrait {
-    /// Disables a test whose method does not learn measurably with the committed weights;
-    /// `comment` says so, with the figures measured (DROPBOOTH_LEARNING_ALL=1 runs it anyway).
+    /// Disables a test whose method does not learn measurably even with the newest weights
+    /// measured; `comment` says so, with the figures (DROPBOOTH_LEARNING_ALL=1 runs it anyway).
     static func notLearning(_ comment: Comment) -> Self {
         .disabled(if: !Learning.runsAll, comment)
+    }
+
+    /// Disables a test, on the committed interim weights only, whose method learns with newer
+    /// pretraining weights (DROPBOOTH_LEARNING_MODEL set to them runs it) but not measurably
+    /// with the committed ones; `comment` gives both figures. To be removed when the final
+    /// weights are committed.
+    static func awaitingFinalWeights(_ comment: Comment) -> Self {
+        .disabled(if: !Learning.runsAll && !Learning.usesOtherModel, comment)
     }
 }
 

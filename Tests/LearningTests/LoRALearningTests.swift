@@ -1,6 +1,7 @@
 // LoRA learns the star: after training on the photos with their own captions ("a large yellow
 // star on ..."), samples for unseen captions of the subject are closer to it than the base
-// model's samples for the same prompts and seeds.
+// model's samples for the same prompts and seeds. Settings as the demo's recipe: rank 8 on the
+// UNet's attention and feed-forward layers, lr 1e-3, batch 4, 600 steps.
 
 import Testing
 import Training
@@ -17,12 +18,19 @@ extension LearningTests {
         return o
     }
 
-    @Test(.notLearning(
-        "LoRA does not learn the star measurably with the committed interim weights (3140 diffusion steps: objects are soft blobs): distance to the subject base 3.65 → trained 3.37 (seed 1), improvement 0.28 < 0.5"
-    ))
+    @Test(.notLearning("""
+        LoRA does not learn the star measurably with the weights measured: improvement (base − trained \
+        distance) below 0.5 for seed 1 on every snapshot but the first. Snapshot step-03600: seeds 1–3 \
+        0.48, 0.83, 0.56; step-02600: seeds 1, 2 0.27, 0.14; step-01000: 0.65, 0.67; \
+        committed interim weights: 0.12 (base 3.29 → trained 3.17, seed 1)
+        """))
     func loraTeachesTheStar() throws {
         let run = try TrainingRun(basePath: Learning.modelPath, options: Self.loraOptions(steps: 600), images: Learning.trainingImages())
         let outcome = try Learning.outcome(of: run, rename: { $0 })
-        #expect(outcome.improvement >= 0.5, "LoRA samples: base \(outcome.base), trained \(outcome.trained)")
+        // Measured improvement (mean distance of 16 samples to the subject, base − trained), seeds 1, 2, 3:
+        //   snapshot step-03600 (base 3.79): 0.48, 0.83, 0.56
+        //   snapshot step-02600 (base 3.16): 0.27, 0.14 (seed 3 not run)
+        //   snapshot step-01000 (base 3.60): 0.65, 0.67 (seed 3 not run)
+        #expect(outcome.improvement >= Learning.minimumImprovement, "LoRA samples: base \(outcome.base), trained \(outcome.trained)")
     }
 }

@@ -1,7 +1,8 @@
 // Textual inversion learns the star as a new word: one vector for "<star>", initialised from the
 // class noun ("circle"), trained on the photos captioned with it ("a large yellow <star> on
 // ..."); the model is untouched. Samples for unseen captions of the subject move from the
-// initial word's drawing (a circle) closer to the subject.
+// initial word's drawing (a circle) closer to the subject. lr 5e-3 (the tiny model's 128-wide
+// embeddings move little at SD's 5e-4), batch 4, 500 steps.
 
 import Testing
 import Training
@@ -20,13 +21,20 @@ extension LearningTests {
         return o
     }
 
-    @Test(.notLearning(
-        "textual inversion does not learn the star measurably with the committed interim weights (3140 diffusion steps: objects are soft blobs): distance to the subject base 3.86 → trained 3.62 (seed 1), improvement 0.24 < 0.5"
-    ))
+    @Test(.awaitingFinalWeights("""
+        textual inversion learns the star with snapshot step-03600 (improvement 0.84, 0.86, 0.95 for seeds 1–3) \
+        but not measurably with the committed interim weights: improvement 0.39 (base 3.52 → trained 3.13, seed 1)
+        """))
     func textualInversionTeachesTheStar() throws {
         let run = try TrainingRun(basePath: Learning.modelPath, options: Self.textualInversionOptions(steps: 500),
                                   images: Learning.trainingImages { Learning.caption($0, subjectAs: Self.placeholder) })
         let outcome = try Learning.outcome(of: run, rename: { Learning.caption($0, subjectAs: Self.placeholder) })
-        #expect(outcome.improvement >= 0.5, "textual inversion samples: base \(outcome.base), trained \(outcome.trained)")
+        // Measured improvement (mean distance of 16 samples to the subject, base − trained), seeds 1, 2, 3:
+        //   snapshot step-03600 (base 4.09): 0.84, 0.86, 0.95
+        //   snapshot step-02600 (base 3.36): 1.06, 0.86 (seed 3 not run)
+        //   snapshot step-01000 (base 3.78): 1.02, 1.01 (seed 3 not run)
+        // Half the smallest is below the minimum: the minimum.
+        #expect(outcome.improvement >= Learning.minimumImprovement,
+                "textual inversion samples: base \(outcome.base), trained \(outcome.trained)")
     }
 }
