@@ -24,8 +24,8 @@ extension LearningTests {
     }
 
     @Test(.awaitingFinalWeights("""
-        DreamBooth learns the star with snapshot step-03600 (improvement 1.01, 0.91, 0.97 for seeds 1–3) \
-        but not measurably with the committed interim weights: improvement 0.33 (base 3.43 → trained 3.10, seed 1)
+        DreamBooth learns the star with snapshots step-05300 and step-03600 (improvement 0.58, 0.97, 0.65 \
+        and 1.01, 0.91, 0.97 for seeds 1–3) but not measurably with the committed interim weights: improvement 0.33 (base 3.43 → trained 3.10, seed 1)
         """))
     func dreamBoothTeachesTheStar() throws {
         let run = try TrainingRun(basePath: Learning.modelPath, options: Self.dreamBoothOptions(steps: 300, priorPreservation: false),
@@ -34,9 +34,11 @@ extension LearningTests {
         let outcome = try Learning.outcome(of: run, rename: { Learning.caption($0, subjectAs: Self.dreamBoothSubject) },
                                            classPrompts: Learning.classPrompts())
         // Measured improvement (mean distance of 16 samples to the subject, base − trained), seeds 1, 2, 3:
+        //   snapshot step-05300 (base 3.76): 0.58, 0.97, 0.65
         //   snapshot step-03600 (base 4.01): 1.01, 0.91, 0.97
         //   snapshot step-02600 (base 3.55): 0.40, 0.18 (seed 3 not run)
         //   snapshot step-01000 (base 3.94): 0.73, 1.20 (seed 3 not run)
+        //   committed interim weights (base 3.43): 0.33 (seed 1)
         // Half the smallest is below the minimum: the minimum.
         #expect(outcome.improvement >= Learning.minimumImprovement, "DreamBooth samples: base \(outcome.base), trained \(outcome.trained)")
     }
@@ -50,6 +52,7 @@ extension LearningTests {
         let outcome = try Learning.outcome(of: run, rename: { Learning.caption($0, subjectAs: Self.dreamBoothSubject) },
                                            classPrompts: Learning.classPrompts())
         // Measured improvement, seeds 1, 2, 3:
+        //   snapshot step-05300 (base 3.76): 0.77, 0.80, 0.85
         //   snapshot step-03600 (base 4.01): 0.90, 0.76, 0.92
         //   snapshot step-02600 (base 3.55): 0.91, 0.55 (seed 3 not run)
         //   snapshot step-01000 (base 3.94): 1.25, 1.09 (seed 3 not run)
@@ -58,13 +61,15 @@ extension LearningTests {
         #expect(outcome.improvement >= Learning.minimumImprovement, "DreamBooth samples: base \(outcome.base), trained \(outcome.trained)")
         // Class drift (mean paired distance of the plain class's 16 samples after training to the
         // base model's, same prompts and seeds), seeds 1, 2, 3, with prior preservation / without:
+        //   snapshot step-05300: 0.79, 0.86, 1.38 / 1.88, 2.38, 1.65
         //   snapshot step-03600: 0.87, 0.91, 0.78 / 1.97, 2.66, 1.99
         //   snapshot step-02600: 1.22, 1.47 / 1.64, 2.07 (seed 3 not run)
         //   snapshot step-01000: 1.11, 0.85 / 2.11, 2.56 (seed 3 not run)
         //   committed interim weights: 1.20 / 2.28 (seed 1)
-        // The threshold: 0.5 above the largest with prior preservation on step-03600, below the
-        // smallest without it (step-02600's seed 2, 1.47, would not pass).
+        // The threshold: between the largest with prior preservation and the smallest without it
+        // on step-05300 (1.38 < 1.5 < 1.65); seed 1, the test's, stays under it on every set of
+        // weights measured (step-02600's seed 2, 1.47, is the closest).
         let drift = try #require(outcome.classDrift)
-        #expect(drift <= 1.4, "class samples after training are \(drift) from the base model's")
+        #expect(drift <= 1.5, "class samples after training are \(drift) from the base model's")
     }
 }
