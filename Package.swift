@@ -105,9 +105,9 @@ let package = Package(
         .testTarget(name: "ImagingTests", dependencies: ["Imaging"], exclude: ["Fixtures"]),
         .testTarget(name: "DiffusionTests", dependencies: ["Diffusion", "TensorEngine", "ModelIO"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Diffusion", "TensorEngine", "ModelIO"]),
+        .testTarget(name: "YAMLTests", dependencies: ["YAML"]),
         // Trains the default model (or DROPBOOTH_LEARNING_MODEL) on the star and measures its samples.
         .testTarget(name: "LearningTests", dependencies: ["Training", "Diffusion", "World", "Imaging"]),
-        .testTarget(name: "YAMLTests", dependencies: ["YAML"]),
         .testTarget(name: "WorldTests", dependencies: ["World", "Imaging"]),
         .testTarget(name: "ServiceTests", dependencies: ["Service", "Imaging", "YAML", "Diffusion", "Training", "TensorEngine", "ModelIO"]),
         // Starts the real `dropbooth` binary on temporary folders.
