@@ -112,6 +112,8 @@ let package = Package(
         .testTarget(name: "DiffusionTests", dependencies: ["Diffusion", "TensorEngine", "ModelIO", "Imaging", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Diffusion", "TensorEngine", "ModelIO", "TestSupport"]),
         .testTarget(name: "YAMLTests", dependencies: ["YAML"]),
+        // Trains the default model (or DROPBOOTH_LEARNING_MODEL) on the star and measures its samples.
+        .testTarget(name: "LearningTests", dependencies: ["Training", "Diffusion", "World", "Imaging"]),
         .testTarget(name: "WorldTests", dependencies: ["World", "Imaging"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "World", "Imaging", "Diffusion", "ModelIO"]),
         .testTarget(name: "ServiceTests", dependencies: ["Service", "Imaging", "YAML", "Diffusion", "Training", "TensorEngine", "ModelIO", "Evaluation"]),

@@ -1,0 +1,38 @@
+// LoRA learns the star: after training on the photos with their own captions ("a large yellow
+// star on ..."), samples for unseen captions of the subject are closer to it than the base
+// model's samples for the same prompts and seeds. Settings as the demo's recipe: rank 8 on the
+// UNet's attention and feed-forward layers, lr 1e-3, batch 4, 600 steps.
+
+import Testing
+import Training
+import World
+
+extension LearningTests {
+    static func loraOptions(steps: Int) -> TrainingRunOptions {
+        var o = TrainingRunOptions(method: .lora(LoRAOptions(rank: 8, alpha: 8, targets: [.attention, .feedForward], seed: Learning.runSeed)),
+                                   methodName: "lora", resolution: Learning.resolution, steps: steps,
+                                   optimizer: OptimizerOptions(learningRate: 1e-3, totalSteps: steps, maxGradNorm: 1))
+        o.batchSize = 4
+        o.randomFlip = true
+        o.seed = Learning.runSeed
+        return o
+    }
+
+    @Test(.notLearning("""
+        LoRA does not learn the star measurably with the weights measured: improvement (base − trained \
+        distance) below 0.5 for seed 1 on every snapshot but the first. Snapshot step-05300: seeds 1–3 \
+        0.49, 0.30, 0.34; step-03600: 0.48, 0.83, 0.56; step-02600: seeds 1, 2 0.27, 0.14; step-01000: 0.65, 0.67; \
+        committed interim weights: 0.12 (base 3.29 → trained 3.17, seed 1)
+        """))
+    func loraTeachesTheStar() throws {
+        let run = try TrainingRun(basePath: Learning.modelPath, options: Self.loraOptions(steps: 600), images: Learning.trainingImages())
+        let outcome = try Learning.outcome(of: run, rename: { $0 })
+        // Measured improvement (mean distance of 16 samples to the subject, base − trained), seeds 1, 2, 3:
+        //   snapshot step-05300 (base 3.61): 0.49, 0.30, 0.34
+        //   snapshot step-03600 (base 3.79): 0.48, 0.83, 0.56
+        //   snapshot step-02600 (base 3.16): 0.27, 0.14 (seed 3 not run)
+        //   snapshot step-01000 (base 3.60): 0.65, 0.67 (seed 3 not run)
+        //   committed interim weights (base 3.29): 0.12 (seed 1)
+        #expect(outcome.improvement >= Learning.minimumImprovement, "LoRA samples: base \(outcome.base), trained \(outcome.trained)")
+    }
+}
