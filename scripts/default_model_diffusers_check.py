@@ -26,7 +26,10 @@ def main() -> int:
     prompt = "a large red circle and a small blue square on a striped green background"
     size, steps, guidance = 32, 20, 4.0
 
-    pipe = StableDiffusionPipeline.from_pretrained(folder, safety_checker=None, requires_safety_checker=False)
+    # float32 throughout: transformers 5 otherwise keeps the text encoder in the file's float16
+    # while diffusers widens the UNet, and the two then refuse to multiply.
+    pipe = StableDiffusionPipeline.from_pretrained(folder, safety_checker=None, requires_safety_checker=False,
+                                                   torch_dtype=torch.float32)
     pipe.scheduler = DDIMScheduler.from_config(pipe.scheduler.config)
     factor = 2 ** (len(pipe.vae.config.block_out_channels) - 1)
     latents = torch.randn(1, pipe.unet.config.in_channels, size // factor, size // factor, generator=torch.Generator().manual_seed(0))

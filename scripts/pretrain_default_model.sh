@@ -12,8 +12,8 @@ set -eu
 OUT=${1:-/work/pretrain/default}
 BIN=${DROPBOOTH:-.build/release/dropbooth}
 VAE_STEPS=${VAE_STEPS:-2000}
-DIFFUSION_STEPS=${DIFFUSION_STEPS:-20000}
-DECODER_STEPS=${DECODER_STEPS:-3000}
+DIFFUSION_STEPS=${DIFFUSION_STEPS:-12000}
+DECODER_STEPS=${DECODER_STEPS:-6000}
 EXPORT=${EXPORT:-$OUT-fp16}
 
 resume() { if [ -f "$OUT/pretrain/$1-state.json" ]; then echo --resume; fi; }

@@ -16,8 +16,10 @@
 // Thresholds: each test asserts that training lowers the distance by at least about half the
 // smallest improvement measured with seeds 1–3 on the newest weights, and never by less than
 // `Learning.minimumImprovement`: a smaller change is within what the training seed alone moves.
-// The figures are in a comment above each threshold; a method that does not reach the minimum
-// on the weights measured is disabled with its figures (the traits at the end of this file).
+// One exception, argued where it is made: prior preservation learns the subject by less (0.35–0.48
+// on the committed weights, a spread of 0.13 between seeds) and is held to 0.2. The figures are
+// in a comment above each threshold; a method that does not learn on the committed weights is
+// disabled with its figures (`notLearning`, at the end of this file): textual inversion.
 //
 // Everything random is seeded: the photos, the training run (DROPBOOTH_LEARNING_SEED, 1 unless
 // set; the thresholds were set from runs with seeds 1–3) and the sampling noise. The model is
@@ -47,10 +49,8 @@ enum Learning {
     }
 
     /// DROPBOOTH_LEARNING_ALL=1 runs the tests disabled because their method does not learn
-    /// with the weights (`notLearning`, `awaitingFinalWeights`): for measuring them.
+    /// with the weights (`notLearning`): for measuring them.
     static var runsAll: Bool { ProcessInfo.processInfo.environment["DROPBOOTH_LEARNING_ALL"] == "1" }
-    /// Whether DROPBOOTH_LEARNING_MODEL names a model other than the committed one.
-    static var usesOtherModel: Bool { ProcessInfo.processInfo.environment["DROPBOOTH_LEARNING_MODEL"] != nil }
 
     /// The least drop of the mean distance called learning: a sixth of the distance between
     /// rendered stars and rendered circles (3.4 − 0.4), and more than the largest spread of one
@@ -277,14 +277,6 @@ extension Trait where Self == ConditionTrait {
     /// measured; `comment` says so, with the figures (DROPBOOTH_LEARNING_ALL=1 runs it anyway).
     static func notLearning(_ comment: Comment) -> Self {
         .disabled(if: !Learning.runsAll, comment)
-    }
-
-    /// Disables a test, on the committed interim weights only, whose method learns with newer
-    /// pretraining weights (DROPBOOTH_LEARNING_MODEL set to them runs it) but not measurably
-    /// with the committed ones; `comment` gives both figures. To be removed when the final
-    /// weights are committed.
-    static func awaitingFinalWeights(_ comment: Comment) -> Self {
-        .disabled(if: !Learning.runsAll && !Learning.usesOtherModel, comment)
     }
 }
 

@@ -18,21 +18,18 @@ extension LearningTests {
         return o
     }
 
-    @Test(.notLearning("""
-        LoRA does not learn the star measurably with the weights measured: improvement (base − trained \
-        distance) below 0.5 for seed 1 on every snapshot but the first. Snapshot step-05300: seeds 1–3 \
-        0.49, 0.30, 0.34; step-03600: 0.48, 0.83, 0.56; step-02600: seeds 1, 2 0.27, 0.14; step-01000: 0.65, 0.67; \
-        committed interim weights: 0.12 (base 3.29 → trained 3.17, seed 1)
-        """))
+    @Test
     func loraTeachesTheStar() throws {
         let run = try TrainingRun(basePath: Learning.modelPath, options: Self.loraOptions(steps: 600), images: Learning.trainingImages())
         let outcome = try Learning.outcome(of: run, rename: { $0 })
         // Measured improvement (mean distance of 16 samples to the subject, base − trained), seeds 1, 2, 3:
+        //   committed weights (diffusion 11,540 steps, base 4.05): 1.01, 0.96, 1.10
         //   snapshot step-05300 (base 3.61): 0.49, 0.30, 0.34
         //   snapshot step-03600 (base 3.79): 0.48, 0.83, 0.56
         //   snapshot step-02600 (base 3.16): 0.27, 0.14 (seed 3 not run)
         //   snapshot step-01000 (base 3.60): 0.65, 0.67 (seed 3 not run)
-        //   committed interim weights (base 3.29): 0.12 (seed 1)
+        //   earlier interim weights (base 3.29): 0.12 (seed 1)
+        // On the committed weights the smallest is twice the minimum.
         #expect(outcome.improvement >= Learning.minimumImprovement, "LoRA samples: base \(outcome.base), trained \(outcome.trained)")
     }
 }

@@ -21,21 +21,22 @@ extension LearningTests {
         return o
     }
 
-    @Test(.awaitingFinalWeights("""
-        textual inversion learns the star with snapshot step-03600 (improvement 0.84, 0.86, 0.95 for seeds 1–3) \
-        and with step-05300 for seeds 1 and 3 (0.66, 0.76; seed 2 0.35 is below the minimum), \
-        but not measurably with the committed interim weights: improvement 0.39 (base 3.52 → trained 3.13, seed 1)
+    @Test(.notLearning("""
+        textual inversion does not learn the star with the committed weights (diffusion 11,540 steps): \
+        the samples move away from it, improvement −0.68, −0.29, −0.39 for seeds 1–3 (base 3.09), and at \
+        lr 1e-3 or 2e-2 too (seed 1: −0.32, −0.36). It did with earlier snapshots: step-03600 0.84, 0.86, 0.95
         """))
     func textualInversionTeachesTheStar() throws {
         let run = try TrainingRun(basePath: Learning.modelPath, options: Self.textualInversionOptions(steps: 500),
                                   images: Learning.trainingImages { Learning.caption($0, subjectAs: Self.placeholder) })
         let outcome = try Learning.outcome(of: run, rename: { Learning.caption($0, subjectAs: Self.placeholder) })
         // Measured improvement (mean distance of 16 samples to the subject, base − trained), seeds 1, 2, 3:
+        //   committed weights (diffusion 11,540 steps, base 3.09): −0.68, −0.29, −0.39
         //   snapshot step-05300 (base 3.61): 0.66, 0.35, 0.76 (seed 2 below the minimum)
         //   snapshot step-03600 (base 4.09): 0.84, 0.86, 0.95
         //   snapshot step-02600 (base 3.36): 1.06, 0.86 (seed 3 not run)
         //   snapshot step-01000 (base 3.78): 1.02, 1.01 (seed 3 not run)
-        //   committed interim weights (base 3.52): 0.39 (seed 1)
+        //   earlier interim weights (base 3.52): 0.39 (seed 1)
         // Half the smallest is below the minimum: the minimum.
         #expect(outcome.improvement >= Learning.minimumImprovement,
                 "textual inversion samples: base \(outcome.base), trained \(outcome.trained)")
