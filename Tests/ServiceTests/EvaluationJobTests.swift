@@ -87,7 +87,7 @@ import Testing
         #expect(report.evaluation == evaluation && report.evaluationMissing == nil)
         let html = try String(contentsOfFile: run + "/" + RunReport.htmlFileName, encoding: .utf8)
         #expect(html.contains("<h2>Scores</h2>") && html.contains(evaluation.subjectFidelityName) && html.contains("KID vs training photos"))
-        #expect(html.contains(String(format: "%.4f", evaluation.trained.subjectFidelity)))
+        #expect(html.contains(String(format: "%.4g", evaluation.trained.subjectFidelity)))   // as ReportHTML prints scores
         #expect(html.contains("<h3>Per prompt</h3>") && html.contains("<td>a medium yellow star on a striped red background</td>"))
         #expect(!FileManager.default.fileExists(atPath: run + "/" + RunEvaluation.missingFileName))
     }
