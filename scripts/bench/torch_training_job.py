@@ -191,9 +191,24 @@ def main():
         "synthetic_images": args.images is None,
         "threads": args.threads,
         "output": os.path.join(out, "pytorch_lora_weights.safetensors"),
-        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_rss_mib": peak_rss_mib(),
         "version": f"torch {torch.__version__}, diffusers {diffusers.__version__}, peft {peft.__version__}",
     }))
+
+
+def peak_rss_mib():
+    """This process's own peak resident memory. Not getrusage's ru_maxrss: on Linux a child
+    inherits its parent's maxrss across fork and exec, so under `dropbooth bench job` (which
+    trains first, then starts this script) it would report dropbooth's peak, not ours.
+    VmHWM belongs to the address space exec made."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 if __name__ == "__main__":
