@@ -13,12 +13,7 @@ extension LearningTests {
     static let dreamBoothSubject = "sks \(Learning.classShape.word)"
 
     static func dreamBoothOptions(steps: Int, priorPreservation: Bool) -> TrainingRunOptions {
-        var o = TrainingRunOptions(method: .fullFineTune(trainTextEncoder: true), methodName: "dreambooth",
-                                   resolution: Learning.resolution, steps: steps,
-                                   optimizer: OptimizerOptions(learningRate: 1e-4, totalSteps: steps, maxGradNorm: 1))
-        o.batchSize = 4
-        o.randomFlip = true
-        o.seed = Learning.runSeed
+        var o = Learning.runOptions(.fullFineTune(trainTextEncoder: true), name: "dreambooth", steps: steps, learningRate: 1e-4)
         if priorPreservation { o.loss = LossOptions(priorLossWeight: 1) }
         return o
     }

@@ -58,6 +58,17 @@ enum Learning {
     /// inversion on step-05300).
     static let minimumImprovement = 0.5
 
+    /// A training run's options as every method's test uses them: batch 4, random flips, the
+    /// run seed, AdamW at `learningRate` with gradients clipped to norm 1.
+    static func runOptions(_ method: TrainingRunOptions.Method, name: String, steps: Int, learningRate: Float) -> TrainingRunOptions {
+        var o = TrainingRunOptions(method: method, methodName: name, resolution: resolution, steps: steps,
+                                   optimizer: OptimizerOptions(learningRate: learningRate, totalSteps: steps, maxGradNorm: 1))
+        o.batchSize = 4
+        o.randomFlip = true
+        o.seed = runSeed
+        return o
+    }
+
     static let resolution = 32
     static let subjectShape = Shape.star
     static let subjectColour = Colour.yellow

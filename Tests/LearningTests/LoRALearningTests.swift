@@ -9,13 +9,8 @@ import World
 
 extension LearningTests {
     static func loraOptions(steps: Int) -> TrainingRunOptions {
-        var o = TrainingRunOptions(method: .lora(LoRAOptions(rank: 8, alpha: 8, targets: [.attention, .feedForward], seed: Learning.runSeed)),
-                                   methodName: "lora", resolution: Learning.resolution, steps: steps,
-                                   optimizer: OptimizerOptions(learningRate: 1e-3, totalSteps: steps, maxGradNorm: 1))
-        o.batchSize = 4
-        o.randomFlip = true
-        o.seed = Learning.runSeed
-        return o
+        Learning.runOptions(.lora(LoRAOptions(rank: 8, alpha: 8, targets: [.attention, .feedForward], seed: Learning.runSeed)),
+                            name: "lora", steps: steps, learningRate: 1e-3)
     }
 
     @Test

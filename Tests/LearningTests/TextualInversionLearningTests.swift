@@ -12,13 +12,8 @@ extension LearningTests {
     static let placeholder = "<star>"
 
     static func textualInversionOptions(steps: Int) -> TrainingRunOptions {
-        var o = TrainingRunOptions(method: .textualInversion([.init(token: Self.placeholder, vectors: 1, initializer: Learning.classShape.word)]),
-                                   methodName: "textual_inversion", resolution: Learning.resolution, steps: steps,
-                                   optimizer: OptimizerOptions(learningRate: 5e-3, totalSteps: steps, maxGradNorm: 1))
-        o.batchSize = 4
-        o.randomFlip = true
-        o.seed = Learning.runSeed
-        return o
+        Learning.runOptions(.textualInversion([.init(token: Self.placeholder, vectors: 1, initializer: Learning.classShape.word)]),
+                            name: "textual_inversion", steps: steps, learningRate: 5e-3)
     }
 
     @Test(.notLearning("""
