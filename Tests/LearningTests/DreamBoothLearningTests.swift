@@ -21,9 +21,9 @@ extension LearningTests {
     @Test
     func dreamBoothTeachesTheStar() throws {
         let run = try TrainingRun(basePath: Learning.modelPath, options: Self.dreamBoothOptions(steps: 300, priorPreservation: false),
-                                  images: Learning.trainingImages { Learning.caption($0, subjectAs: Self.dreamBoothSubject) })
+                                  images: Learning.Subject.star.trainingImages { Learning.Subject.star.caption($0, as: Self.dreamBoothSubject) })
         // The class drift is measured here too (and reported), for comparison with prior preservation's.
-        let outcome = try Learning.outcome(of: run, rename: { Learning.caption($0, subjectAs: Self.dreamBoothSubject) },
+        let outcome = try Learning.outcome(of: run, rename: { Learning.Subject.star.caption($0, as: Self.dreamBoothSubject) },
                                            classPrompts: Learning.classPrompts())
         // Measured improvement (mean distance of 16 samples to the subject, base − trained), seeds 1, 2, 3:
         //   committed weights (diffusion 11,540 steps, base 3.92): 0.83, 0.88, 0.77
@@ -39,9 +39,9 @@ extension LearningTests {
     @Test
     func dreamBoothWithPriorPreservationTeachesTheStarAndKeepsTheClass() throws {
         let run = try TrainingRun(basePath: Learning.modelPath, options: Self.dreamBoothOptions(steps: 300, priorPreservation: true),
-                                  images: Learning.trainingImages { Learning.caption($0, subjectAs: Self.dreamBoothSubject) },
+                                  images: Learning.Subject.star.trainingImages { Learning.Subject.star.caption($0, as: Self.dreamBoothSubject) },
                                   classImages: try Learning.classImages(count: 16))
-        let outcome = try Learning.outcome(of: run, rename: { Learning.caption($0, subjectAs: Self.dreamBoothSubject) },
+        let outcome = try Learning.outcome(of: run, rename: { Learning.Subject.star.caption($0, as: Self.dreamBoothSubject) },
                                            classPrompts: Learning.classPrompts())
         // Measured improvement, seeds 1, 2, 3:
         //   committed weights (diffusion 11,540 steps, base 3.92): 0.37, 0.35, 0.48

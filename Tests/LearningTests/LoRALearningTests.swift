@@ -15,7 +15,7 @@ extension LearningTests {
 
     @Test
     func loraTeachesTheStar() throws {
-        let run = try TrainingRun(basePath: Learning.modelPath, options: Self.loraOptions(steps: 600), images: Learning.trainingImages())
+        let run = try TrainingRun(basePath: Learning.modelPath, options: Self.loraOptions(steps: 600), images: Learning.Subject.star.trainingImages())
         let outcome = try Learning.outcome(of: run, rename: { $0 })
         // Measured improvement (mean distance of 16 samples to the subject, base − trained), seeds 1, 2, 3:
         //   committed weights (diffusion 11,540 steps, base 4.05): 1.01, 0.96, 1.10
