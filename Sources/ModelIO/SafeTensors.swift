@@ -139,6 +139,16 @@ public final class SafeTensorsFile: @unchecked Sendable {
 
     deinit { munmap(UnsafeMutableRawPointer(mutating: base), mappedLength) }
 
+    /// Lets go of the file's pages this process has read. A loader calls it once a model is
+    /// built: the tensors copied out of the mapping (permuted conv weights, widened float16)
+    /// no longer need their source pages, which would otherwise stay resident beside the
+    /// copies for as long as the file is open (4 GB of SD 1.5 counted twice); tensors that
+    /// wrap the mapping in place read their pages back from the page cache on next use.
+    /// The mapping is private and read-only, so nothing is lost.
+    public func releaseResidentPages() {
+        madvise(UnsafeMutableRawPointer(mutating: base), mappedLength, MADV_DONTNEED)
+    }
+
     public func entry(_ name: String) throws -> Entry {
         guard let e = entries[name] else { throw SafeTensorsError.missingTensor(path: path, name: name) }
         return e

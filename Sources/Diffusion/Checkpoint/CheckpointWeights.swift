@@ -27,6 +27,14 @@ public final class CheckpointWeights: WeightSource, @unchecked Sendable {
 
     public func contains(_ name: String) -> Bool { recipes[name] != nil }
 
+    /// Drops the resident pages of the files this component reads (SafeTensorsFile.releaseResidentPages).
+    public func releaseResidentPages() {
+        var seen = Set<ObjectIdentifier>()
+        for r in recipes.values where seen.insert(ObjectIdentifier(r.stored.file)).inserted {
+            r.stored.file.releaseResidentPages()
+        }
+    }
+
     /// The stored shape after the transform (nil when absent), without reading data.
     public func shape(of name: String) -> [Int]? {
         guard let r = resolve(name) else { return nil }

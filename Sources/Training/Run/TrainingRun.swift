@@ -95,6 +95,9 @@ public final class TrainingRun {
             }
             unet = models.0
             textEncoder = models.1
+            // OwnedWeights copied every tensor: the files' pages are duplicates now.
+            base.unetWeights.releaseResidentPages()
+            base.textEncoderWeights.releaseResidentPages()
         } else {
             unet = try checkpoint.loadUNet()
             textEncoder = try checkpoint.loadTextEncoder()
