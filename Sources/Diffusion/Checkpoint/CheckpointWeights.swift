@@ -41,8 +41,20 @@ public final class CheckpointWeights: WeightSource, @unchecked Sendable {
         return Self.shape(r)
     }
 
+    /// Bytes read since the files last let go of their pages.
+    private var bytesSinceRelease = 0
+    /// How much a model may read before the pages read so far are dropped: the tensors before
+    /// have been copied by then (layers read one after another), so building a network never
+    /// holds much more than its copies, even when a float32 file is kept in half precision.
+    static let releaseInterval = 256 << 20
+
     public func tensor(named name: String) throws -> Tensor? {
         guard let r = resolve(name) else { return nil }
+        bytesSinceRelease += r.stored.entry.byteCount
+        if bytesSinceRelease > Self.releaseInterval {
+            releaseResidentPages()
+            bytesSinceRelease = r.stored.entry.byteCount
+        }
         switch r.transform {
         case .none:
             return try TensorFiles.load(r.stored)
