@@ -46,12 +46,16 @@ struct BenchJobCommand: ParsableCommand {
     @Flag(help: "Do not run the PyTorch side.")
     var noTorch = false
 
+    @Flag(help: "Keep the frozen Linear/Conv2d weights in float16 (as DROPBOOTH_HALF_WEIGHTS=1 does), widened per layer when used; the PyTorch side stays float32.")
+    var halfWeights = false
+
     @Option(help: "The PyTorch side. Default: scripts/bench/torch_training_job.py in the current directory.")
     var torchScript = "scripts/bench/torch_training_job.py"
 
     mutating func run() throws {
         let threads = max(1, threads ?? EngineThreads.count)
         EngineThreads.count = threads
+        if halfWeights { LayerWeightStorage.mode = .half }
         let size = resolution
         let examples = try loadImages()
 
@@ -81,7 +85,8 @@ struct BenchJobCommand: ParsableCommand {
         let ours = Dictionary(uniqueKeysWithValues: seconds)
         let peak = peakResidentMiB() ?? .nan
 
-        print("job: LoRA r\(rank) attention, \(examples.count) image(s), \(steps) steps at \(size) px, batch 1, \(threads) thread(s); model \(model)")
+        print("job: LoRA r\(rank) attention, \(examples.count) image(s), \(steps) steps at \(size) px, batch 1, \(threads) thread(s); model \(model)"
+              + (LayerWeightStorage.mode == .half ? "; frozen weights float16, widened per layer" : ""))
         var torch: [String: Double] = [:]
         var torchPeak: Double?
         if !noTorch {
