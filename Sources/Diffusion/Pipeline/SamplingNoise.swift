@@ -15,9 +15,11 @@ struct SamplingNoise {
     private var torchGenerator: TorchGenerator?
     private var native: PhiloxRandom?
 
-    init(kind: RandomSourceKind, seed: UInt64) {
+    /// `boxMuller`: the float math of torch's normal fill to match (what torch picks on this
+    /// CPU unless told; fixtures made elsewhere name theirs).
+    init(kind: RandomSourceKind, seed: UInt64, boxMuller: TorchGenerator.BoxMullerKernel = .pytorchChoiceOnThisMachine) {
         switch kind {
-        case .torch: torchGenerator = TorchGenerator(seed: seed, boxMuller: .pytorchChoiceOnThisMachine)
+        case .torch: torchGenerator = TorchGenerator(seed: seed, boxMuller: boxMuller)
         case .native: native = PhiloxRandom(seed: seed)
         }
     }
