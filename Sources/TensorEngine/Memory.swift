@@ -12,7 +12,8 @@
 // as it goes are what the gradients of the same shapes allocate next, and a step's forward
 // finds the previous step's buffers. (A fixed 512 MiB cache missed so often at 512 px that the
 // kernel's page zeroing took a tenth of a LoRA step.) A miss that would cross the bound frees
-// cached buffers first, largest first.
+// cached buffers first, largest first. The allowance is 256 MiB: at 512 px it keeps a LoRA step's
+// time and holds the VAE decode's peak to 1.1 GiB (1.3 GiB with 512 MiB).
 
 import Synchronization
 
@@ -24,7 +25,7 @@ public enum EngineMemory {
         // Addresses as integers: raw pointers are not Sendable into the mutex.
         var free: [Int: [UInt]] = [:]
         var cachedBytes = 0
-        var cacheLimit = 512 << 20
+        var cacheLimit = 256 << 20
         var liveBytes = 0
         var peakBytes = 0
         /// The most live bytes ever (never reset): with `cacheLimit`, the bound on live + cached.
@@ -48,7 +49,7 @@ public enum EngineMemory {
     static let state = Mutex(State())
 
     /// How many bytes of freed tensor buffers may be kept for reuse beyond the high-water mark
-    /// of live bytes (default 512 MiB; see the file's header). Lowering it drops cached buffers
+    /// of live bytes (default 256 MiB; see the file's header). Lowering it drops cached buffers
     /// beyond the new limit.
     public static var cacheLimitBytes: Int {
         get { state.withLock { $0.cacheLimit } }
