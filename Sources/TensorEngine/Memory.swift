@@ -10,8 +10,8 @@
 // `cacheLimitBytes`. That is the bound a fixed cache of `cacheLimitBytes` gives at the moment
 // memory peaks, but below the peak the cache may hold more: in backward, the activations freed
 // as it goes are what the gradients of the same shapes allocate next, and a step's forward
-// finds the previous step's buffers. (A fixed 512 MiB cache missed so often at 512 px that the
-// kernel's page zeroing took a tenth of a LoRA step.) A miss that would cross the bound frees
+// finds the previous step's buffers. (With a fixed 512 MiB cache, page faults and the kernel's
+// page zeroing were 8% of a LoRA step's profile at 512 px.) A miss that would cross the bound frees
 // cached buffers first, largest first. The allowance is 256 MiB: at 512 px it keeps a LoRA step's
 // time and holds the VAE decode's peak to 1.1 GiB (1.3 GiB with 512 MiB).
 
