@@ -69,21 +69,6 @@ public enum EngineMemory {
     public static func resetPeak() { state.withLock { $0.peakBytes = $0.liveBytes } }
     public static var cachedBytes: Int { state.withLock { $0.cachedBytes } }
 
-    /// Returns every cached buffer to the system.
-    public static func trim(to limit: Int = 0) {
-        let released: [UInt] = state.withLock { s in
-            var out: [UInt] = []
-            for size in s.free.keys.sorted(by: >) where s.cachedBytes > limit {
-                while s.cachedBytes > limit, let p = s.free[size]?.popLast() {
-                    out.append(p); s.cachedBytes -= size
-                }
-                if s.free[size]?.isEmpty == true { s.free[size] = nil }
-            }
-            return out
-        }
-        for p in released { UnsafeMutableRawPointer(bitPattern: p)!.deallocate() }
-    }
-
     /// Rounds a request up to what is actually allocated (whole pages for cached sizes).
     static func blockSize(_ bytes: Int) -> Int {
         bytes < cachedMinimumBytes ? max(bytes, 16) : (bytes + 4095) & ~4095
