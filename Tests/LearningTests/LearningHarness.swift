@@ -70,18 +70,15 @@ enum Learning {
     /// initializer): the round shape the model knows best.
     static let classShape = Shape.circle
 
-    /// What a test teaches: an object of one shape and colour, and the words of its captions
-    /// that name it (the words a test replaces with its identifier or placeholder).
+    /// What a test teaches: an object of one shape and colour. The shape's word is what a test
+    /// replaces in the captions with its identifier or placeholder; the colour stays a word.
     struct Subject: Sendable, CustomTestStringConvertible {
         var testDescription: String { "\(colour.rawValue) \(shape.word)" }
         var shape: Shape
         var colour: Colour
-        /// "star" (the colour stays a word of its own), or "red triangle" (the identifier
-        /// stands for both).
-        var phrase: String
 
         /// The yellow star: the shape the default model never saw.
-        static let star = Subject(shape: .star, colour: .yellow, phrase: Shape.star.word)
+        static let star = Subject(shape: .star, colour: .yellow)
 
         /// The subject's photos as a user would drop them: rendered at 32 px, each with its
         /// caption ("a large yellow star on a plain purple background").
@@ -98,9 +95,9 @@ enum Learning {
             (0..<sampleCount).map { SceneSampler.subject(shape, colour: colour, seed: promptSeed, index: $0).caption }
         }
 
-        /// A caption with the subject's words replaced ("star" → "sks circle", "<star>", "circle").
+        /// A caption with the subject's shape word replaced ("star" → "sks circle", "<thing>", "circle").
         func caption(_ caption: String, as words: String) -> String {
-            caption.replacingOccurrences(of: " \(phrase) ", with: " \(words) ")
+            caption.replacingOccurrences(of: " \(shape.word) ", with: " \(words) ")
         }
 
         /// Training images from the photos, their captions rewritten by `rename`.

@@ -23,7 +23,7 @@ extension LearningTests {
     func measureTellsTheRenderedSubjectFromOtherShapes(_ subject: Learning.Subject) {
         let own = Self.renderedDistance(of: subject.shape, to: subject)
         let others = Shape.allCases.filter { $0 != subject.shape }.map { ($0, Self.renderedDistance(of: $0, to: subject)) }
-        Learning.report("rendered prompts, \(subject.phrase) photos", [(subject.shape.word, own)] + others.map { ($0.0.word, $0.1) })
+        Learning.report("rendered prompts, \(subject.shape.word) photos", [(subject.shape.word, own)] + others.map { ($0.0.word, $0.1) })
         #expect(own < 0.75, "rendered \(subject.shape.word)s are \(own) from the photos' numbers")
         for (shape, d) in others {
             #expect(d > max(1.5, 3 * own), "rendered \(shape.word)s are \(d) from the \(subject.shape.word) photos' numbers, \(subject.shape.word)s \(own)")

@@ -19,9 +19,8 @@ import Training
 import World
 
 extension Learning.Subject {
-    /// A yellow triangle: a shape the default model draws, named in its photos' captions by the
-    /// shape's word alone ("a large yellow triangle on ...").
-    static let triangle = Self(shape: .triangle, colour: .yellow, phrase: Shape.triangle.word)
+    /// A yellow triangle: a shape the default model draws.
+    static let triangle = Self(shape: .triangle, colour: .yellow)
 }
 
 extension LearningTests {
