@@ -12,10 +12,14 @@ public final class CheckpointWeights: WeightSource, @unchecked Sendable {
 
     public let component: CheckpointComponent
     let recipes: [String: Recipe]
+    /// The files the recipes read, each once.
+    private let files: [SafeTensorsFile]
 
     init(component: CheckpointComponent, recipes: [String: Recipe]) {
         self.component = component
         self.recipes = recipes
+        var seen = Set<ObjectIdentifier>()
+        files = recipes.values.map(\.stored.file).filter { seen.insert(ObjectIdentifier($0)).inserted }
     }
 
     /// diffusers names; the text encoder's without transformers' `text_model.` level (how
@@ -29,10 +33,7 @@ public final class CheckpointWeights: WeightSource, @unchecked Sendable {
 
     /// Drops the resident pages of the files this component reads (SafeTensorsFile.releaseResidentPages).
     public func releaseResidentPages() {
-        var seen = Set<ObjectIdentifier>()
-        for r in recipes.values where seen.insert(ObjectIdentifier(r.stored.file)).inserted {
-            r.stored.file.releaseResidentPages()
-        }
+        for file in files { file.releaseResidentPages() }
     }
 
     /// The stored shape after the transform (nil when absent), without reading data.
