@@ -12,9 +12,10 @@
 //     on a zero-padded copy of the input.
 //   - im2col in tiles (any stride, Conv2DIm2col.swift): a bounded column buffer of a few output
 //     rows at a time, so a 64x64x320 conv never allocates its 47 MB column matrix.
-//   - Winograd F(2x2, 3x3) (3x3 stride 1, Conv2DWinograd.swift): 16 GEMMs on a quarter of the
-//     pixels, 2.25x fewer multiply-adds, forward and input gradient; the weight gradient is
-//     the shifted taps'.
+//   - Winograd F(4x4, 3x3) on maps of 32x32 and more, F(2x2, 3x3) on 16x16 (3x3 stride 1,
+//     Conv2DWinograd.swift): 36 GEMMs on 1/16 of the pixels (4x fewer multiply-adds) or 16 on
+//     a quarter (2.25x fewer), forward and input gradient; the weight gradient is the shifted
+//     taps'.
 
 /// The geometry of one convolution. Square stride and symmetric padding, as Stable Diffusion uses.
 public struct Conv2DShape: Sendable, Equatable, CustomStringConvertible {
