@@ -14,6 +14,9 @@
 // page zeroing were 8% of a LoRA step's profile at 512 px.) A miss that would cross the bound frees
 // cached buffers first, largest first. The allowance is 256 MiB: at 512 px it keeps a LoRA step's
 // time and holds the VAE decode's peak to 1.1 GiB (1.3 GiB with 512 MiB).
+//
+// Misses still fault: buffers of 4 MiB and more therefore come from `HugePages`, so a fault
+// maps 2 MiB at once instead of 4 KiB (see there).
 
 import Synchronization
 
@@ -32,13 +35,13 @@ public enum EngineMemory {
         var highWater = 0
 
         /// Cached buffers to free so that live + cached stays within the bound.
-        mutating func evictions() -> [UInt] {
-            var out: [UInt] = []
+        mutating func evictions() -> [(address: UInt, size: Int)] {
+            var out: [(address: UInt, size: Int)] = []
             let bound = highWater + cacheLimit
             guard liveBytes + cachedBytes > bound else { return out }
             for size in free.keys.sorted(by: >) {
                 while liveBytes + cachedBytes > bound, let p = free[size]?.popLast() {
-                    out.append(p); cachedBytes -= size
+                    out.append((p, size)); cachedBytes -= size
                 }
                 if free[size]?.isEmpty == true { free[size] = nil }
                 if liveBytes + cachedBytes <= bound { break }
@@ -58,7 +61,7 @@ public enum EngineMemory {
                 s.cacheLimit = max(0, newValue)
                 return s.evictions()
             }
-            for p in evicted { UnsafeMutableRawPointer(bitPattern: p)!.deallocate() }
+            for block in evicted { free(block.address, size: block.size) }
         }
     }
 
@@ -76,7 +79,7 @@ public enum EngineMemory {
 
     static func allocate(bytes: Int) -> UnsafeMutableRawPointer {
         let size = blockSize(bytes)
-        let (reused, evicted): (UInt?, [UInt]) = state.withLock { s in
+        let (reused, evicted): (UInt?, [(address: UInt, size: Int)]) = state.withLock { s in
             s.liveBytes += size
             s.peakBytes = max(s.peakBytes, s.liveBytes)
             s.highWater = max(s.highWater, s.liveBytes)
@@ -87,8 +90,9 @@ public enum EngineMemory {
             }
             return (nil, s.evictions())
         }
-        for p in evicted { UnsafeMutableRawPointer(bitPattern: p)!.deallocate() }
+        for block in evicted { free(block.address, size: block.size) }
         if let reused { return UnsafeMutableRawPointer(bitPattern: reused)! }
+        if size >= HugePages.minimumBytes { return HugePages.allocate(bytes: size) }
         return UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 64)
     }
 
@@ -102,6 +106,12 @@ public enum EngineMemory {
             s.cachedBytes += size
             return true
         }
-        if !kept { p.deallocate() }
+        if !kept { free(address, size: size) }
+    }
+
+    /// Gives a block back to the system, the way `allocate` got it.
+    private static func free(_ address: UInt, size: Int) {
+        let p = UnsafeMutableRawPointer(bitPattern: address)!
+        if size >= HugePages.minimumBytes { HugePages.free(p, bytes: size) } else { p.deallocate() }
     }
 }

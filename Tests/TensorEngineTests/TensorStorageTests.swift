@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 import ModelIO
-import TensorEngine
+@testable import TensorEngine
 
 @Suite struct TensorStorageTests {
     private func writeCheckpoint() throws -> String {
@@ -60,6 +60,20 @@ import TensorEngine
         first = nil
         let second = Tensor(uninitializedShape: shape)
         #expect(second.data == address)
+    }
+
+    /// Buffers from 4 MiB on are mapped at a 2 MiB boundary (where huge pages can back them),
+    /// zeroed, and writable to their last byte; sizes between huge pages keep their tail.
+    @Test(arguments: [4 << 20, (6 << 20) + 4096 * 3])
+    func largeBuffersAreHugePageAligned(bytes: Int) {
+        let p = HugePages.allocate(bytes: bytes)
+        #expect(UInt(bitPattern: p) % UInt(HugePages.pageBytes) == 0)
+        let floats = p.assumingMemoryBound(to: Float.self)
+        let count = bytes / 4
+        #expect(floats[0] == 0 && floats[count / 2] == 0 && floats[count - 1] == 0)
+        floats[0] = 1; floats[count - 1] = 2
+        #expect(floats[0] + floats[count - 1] == 3)
+        HugePages.free(p, bytes: bytes)
     }
 }
 
