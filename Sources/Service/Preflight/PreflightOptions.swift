@@ -63,7 +63,10 @@ public struct TrainingPlan: Sendable, Equatable {
     public var textEncoderParameters: Int = 123_060_480
     public var vaeParameters: Int = 83_653_863
     /// Sustained float32 throughput the machine reaches on this workload, in GFLOP/s. Zero:
-    /// assume `threads` cores × 25 GFLOP/s (a modest AVX2 core on large GEMMs, sustained).
+    /// assume `threads` cores × 100 GFLOP/s, what the engine sustains on SD 1.5 at 512 px per
+    /// core of the 2-core AVX-512 EPYC it is benchmarked on (`bench unet`, 2026-12-07: LoRA step
+    /// 2.4 TFLOP in 9.8 s, guided sampling step 1.6 TFLOP in 8.2 s, VAE decode 1.25 TFLOP in
+    /// 6.1 s: 97–122 per core; with OpenBLAS's AVX2 kernels 107 per core in the LoRA step).
     public var gflopsPerSecond: Double = 0
     /// Threads training will use; zero means every core.
     public var threads: Int = 0

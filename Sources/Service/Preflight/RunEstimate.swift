@@ -35,7 +35,7 @@ public struct RunEstimate: Sendable, Codable, Equatable {
         let training = Double(max(0, plan.steps)) * imagesPerStep * perImageStep + Double(imageCount) * vaeEncode
         let sampling = Double(max(0, plan.sampleImages)) * (Double(max(0, plan.sampleSteps)) * 2 * unetForward + vaeDecode)
         let threads = plan.threads > 0 ? plan.threads : max(1, cores)
-        let gflops = plan.gflopsPerSecond > 0 ? plan.gflopsPerSecond : Double(threads) * 25
+        let gflops = plan.gflopsPerSecond > 0 ? plan.gflopsPerSecond : Double(threads) * 100
         seconds = (training + sampling) / (gflops * 1e9)
 
         let weights = 4 * (plan.unetParameters + plan.textEncoderParameters + plan.vaeParameters)

@@ -88,10 +88,11 @@ public enum Conv2DMethod: Sendable, CaseIterable {
     }
 
     /// Where Winograd beats the shifted taps: maps of 16x16 and more, where the GEMMs dominate
-    /// and the per-call weight transform (16 planes of Cout × Cin) is small beside them, and
-    /// enough channels for the GEMMs to be efficient. Measured forward (`bench engine
-    /// --conv-method`, 2 threads, loaded machine): 320 ch @64² 318 → 141 ms, 640 @32² 278 → 120,
-    /// 1280 @16² 294 → 201, 1280 @8² 86 → 82 (within noise: left on the shifted taps).
+    /// and the per-call weight transform (16 or 36 planes of Cout × Cin) is small beside them,
+    /// and enough channels for the GEMMs to be efficient. Measured forward, shifted taps →
+    /// Winograd (`bench engine --conv-method`, 2 threads, 2026-12-07): 320 ch @64² 39.0 → 16.2
+    /// ms (F(4x4)), 640 @32² 40.6 → 19.6 (F(4x4)), 1280 @16² 43.7 → 32.6 (F(2x2)); 1280 @8²
+    /// 14.0 → 25.6 (F(2x2): the 16-plane weight transform outweighs 16 tiles' GEMMs).
     static func winogradPays(_ s: Conv2DShape) -> Bool {
         Conv2DMethod.winograd.supports(s) && s.outHeight >= 16 && s.outWidth >= 16 && s.inChannels >= 16 && s.outChannels >= 16
     }

@@ -43,7 +43,8 @@ enum WinogradTile: Int, Sendable {
     var positions: Int { patchSide * patchSide }
 
     /// F(4x4) where a map has at least 32x32 output pixels (64 tiles per image), F(2x2) below.
-    /// Measured forward (`bench engine --filter conv`, 2 threads): see Conv2DMethod.winogradPays.
+    /// Measured forward, 1280 channels @16², 2 threads: F(4x4) 56.0 ms, F(2x2) 31.7 ms (16 tiles
+    /// per image are too few for the 36 GEMMs, and its weight transform is 2.25x larger).
     static func `for`(_ s: Conv2DShape) -> WinogradTile {
         s.outHeight >= 32 && s.outWidth >= 32 ? .four : .two
     }
