@@ -24,6 +24,9 @@ public enum EngineMemory {
     /// Buffers below this size go straight to malloc (it is fast for them).
     static let cachedMinimumBytes = 1 << 16
 
+    /// A buffer by address and allocated size: what it takes to give it back.
+    typealias Block = (address: UInt, size: Int)
+
     struct State {
         // Addresses as integers: raw pointers are not Sendable into the mutex.
         var free: [Int: [UInt]] = [:]
@@ -35,8 +38,8 @@ public enum EngineMemory {
         var highWater = 0
 
         /// Cached buffers to free so that live + cached stays within the bound.
-        mutating func evictions() -> [(address: UInt, size: Int)] {
-            var out: [(address: UInt, size: Int)] = []
+        mutating func evictions() -> [Block] {
+            var out: [Block] = []
             let bound = highWater + cacheLimit
             guard liveBytes + cachedBytes > bound else { return out }
             for size in free.keys.sorted(by: >) {
@@ -79,7 +82,7 @@ public enum EngineMemory {
 
     static func allocate(bytes: Int) -> UnsafeMutableRawPointer {
         let size = blockSize(bytes)
-        let (reused, evicted): (UInt?, [(address: UInt, size: Int)]) = state.withLock { s in
+        let (reused, evicted): (UInt?, [Block]) = state.withLock { s in
             s.liveBytes += size
             s.peakBytes = max(s.peakBytes, s.liveBytes)
             s.highWater = max(s.highWater, s.liveBytes)
