@@ -245,6 +245,25 @@ import Imaging
         #expect(base.formula.contains("rough"))
     }
 
+    /// The estimate is for the base model's size: its parameter counts and level widths come
+    /// from its checkpoint (the default model's UNet: 1,534,084 parameters, counted with
+    /// Python's safetensors; widths 32/64/64 in its config.json).
+    @Test func estimateFollowsTheBaseModelsSize() throws {
+        var plan = TrainingPlan()
+        let sd = RunEstimate(plan: plan, resolution: 512, imageCount: 5, cores: 2)
+        let defaultModel = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("models/default").path
+        try PreflightPhase.describeBaseModel(at: defaultModel, in: &plan)
+        #expect(plan.unetParameters == 1_534_084)
+        #expect(plan.unetBlockChannels == [32, 64, 64])
+        let small = RunEstimate(plan: plan, resolution: 512, imageCount: 5, cores: 2)
+        #expect(sd.peakMemoryBytes > 4 << 30, "SD 1.x's float32 weights alone are 4.3 GB")
+        #expect(small.peakMemoryBytes < 512 << 20)
+        #expect(small.seconds < sd.seconds / 20)
+        #expect(small.formula.contains("UNet 1.5M"), "\(small.formula)")
+        #expect(throws: (any Error).self) { try PreflightPhase.describeBaseModel(at: "/nonexistent/model", in: &plan) }
+    }
+
     /// See ImagingTests: a tiny PNG declaring a huge size.
     static func pngDeclaring(width: Int, height: Int) -> [UInt8] {
         func be32(_ v: Int) -> [UInt8] { [UInt8(v >> 24 & 255), UInt8(v >> 16 & 255), UInt8(v >> 8 & 255), UInt8(v & 255)] }

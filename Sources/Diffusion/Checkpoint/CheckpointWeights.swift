@@ -36,6 +36,11 @@ public final class CheckpointWeights: WeightSource, @unchecked Sendable {
         for file in files { file.releaseResidentPages() }
     }
 
+    /// How many numbers the component's tensors hold (from the headers, nothing is read).
+    public var parameterCount: Int {
+        recipes.keys.reduce(0) { $0 + (shape(of: $1)?.reduce(1, *) ?? 0) }
+    }
+
     /// The stored shape after the transform (nil when absent), without reading data.
     public func shape(of name: String) -> [Int]? {
         guard let r = resolve(name) else { return nil }

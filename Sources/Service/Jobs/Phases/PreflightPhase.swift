@@ -1,4 +1,5 @@
 import Foundation
+import Diffusion
 
 /// Decodes every image as training will and publishes what the model will see: the contact
 /// sheet, the rejected files with reasons, the run estimate. The job fails only when too few
@@ -9,9 +10,28 @@ public struct PreflightPhase: JobPhase {
 
     public init() {}
 
+    /// The base model's sizes for the run estimate: parameter counts from the checkpoint's
+    /// headers, level widths from its configs (no weights are read).
+    static func describeBaseModel(at path: String, in plan: inout TrainingPlan) throws {
+        let checkpoint = try StableDiffusionCheckpoint.open(path)
+        plan.unetParameters = checkpoint.unetWeights.parameterCount
+        plan.textEncoderParameters = checkpoint.textEncoderWeights.parameterCount
+        plan.vaeParameters = checkpoint.vaeWeights.parameterCount
+        plan.unetBlockChannels = checkpoint.unetConfig.blockOutChannels
+        plan.vaeBlockChannels = checkpoint.vaeConfig.blockOutChannels
+    }
+
     public func run(_ context: JobContext) throws {
         let plan = try context.plan
         let limits = context.config.limits
+        var training = plan.training
+        if let recipe = plan.recipe, let basePath = context.config.models[recipe.baseModel] {
+            // The estimate is for this model's size. A model that cannot be read keeps SD 1.x's
+            // sizes here; the training phase names the problem.
+            do { try Self.describeBaseModel(at: basePath, in: &training) } catch {
+                context.logger.warning("preflight: the estimate assumes SD 1.x sizes: base_model \(recipe.baseModel) cannot be read: \(error)")
+            }
+        }
         let folders = plan.imageFolders
         var rejectedLines: [String] = []
         var problems: [String] = []
@@ -23,7 +43,7 @@ public struct PreflightPhase: JobPhase {
             var options = PreflightOptions(resolution: plan.resolution, centerCrop: plan.centerCrop, subfolder: folder,
                                            maxImages: limits.maxImages, maxImageBytes: limits.maxImageBytes,
                                            maxImagePixels: limits.maxImagePixels,
-                                           minImages: imageFolder.isClassFolder ? 1 : limits.minImages, plan: plan.training)
+                                           minImages: imageFolder.isClassFolder ? 1 : limits.minImages, plan: training)
             options.plan.threads = context.config.threads
             options.separateSubfolders = Self.childFolders(of: folder, in: folders)
             options.buckets = plan.recipe?.train.buckets ?? false
