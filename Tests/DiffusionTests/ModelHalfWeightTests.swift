@@ -71,6 +71,29 @@ import TensorEngine
         #expect(unet.parameters["conv_in.weight"] != nil)
     }
 
+    /// `withFloat32` (models trained whole) holds only for the loads inside it: loads running
+    /// at the same time on other threads keep the checkpoint's precision, and so does the next
+    /// load after it.
+    @Test func float32LoadsLeaveOtherLoadsAlone() async throws {
+        let ckpt = try StableDiffusionCheckpoint.open(CheckpointFixtures.checkpoint("sd1_fp16.safetensors"))
+        try await withThrowingTaskGroup(of: (inside: Bool, model: CLIPTextModel).self) { group in
+            for i in 0..<8 {
+                group.addTask {
+                    i % 2 == 0 ? (true, try LayerWeightStorage.withFloat32 { try ckpt.loadTextEncoder() })
+                               : (false, try ckpt.loadTextEncoder())
+                }
+            }
+            for try await (inside, model) in group {
+                if inside {
+                    #expect(model.linearLayers.allSatisfy { $0.halfWeight == nil })
+                } else {
+                    #expect(model.linearLayers.allSatisfy { $0.halfWeight?.format == .float16 })
+                }
+            }
+        }
+        #expect(LayerWeightStorage.mode == .checkpointPrecision)
+    }
+
     @Test func environmentChoosesTheMode() {
         #expect(LayerWeightStorage.mode(environment: [:]) == .checkpointPrecision)
         #expect(LayerWeightStorage.mode(environment: ["DROPBOOTH_HALF_WEIGHTS": ""]) == .checkpointPrecision)

@@ -44,17 +44,19 @@ public enum LayerWeightStorage {
     }
 
     /// Runs `body` (which loads models that will be trained whole) with every layer weight
-    /// in float32, then restores the mode.
+    /// in float32. Only the loads inside `body`, on its task or thread, see it: the override
+    /// is task-local, so loads running elsewhere at the same time keep `mode` (it was once a
+    /// save-set-restore of `mode`, which two overlapping calls could leave at float32).
     public static func withFloat32<T>(_ body: () throws -> T) rethrows -> T {
-        let saved = mode
-        mode = .float32
-        defer { mode = saved }
-        return try body()
+        try $float32Override.withValue(true) { try body() }
     }
+
+    @TaskLocal static var float32Override = false
 
     /// The storage format for a weight the source stores as `stored` (nil: float32 or
     /// unknown), or nil to keep it float32.
     static func halfFormat(stored: HalfTensor.Format?) -> HalfTensor.Format? {
+        if float32Override { return nil }
         switch mode {
         case .checkpointPrecision: return stored
         case .half: return stored ?? .float16
