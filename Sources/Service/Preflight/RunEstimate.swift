@@ -5,7 +5,8 @@ import Foundation
 /// the BLAS, the memory bandwidth, attention cost growing faster than pixels, and what else the
 /// machine does. The formula is written out in `formula` so that the report can show it.
 ///
-///   unetForward   = 0.8 TFLOP × (resolution / 512)² × unetWork   (SD 1.x UNet, 64×64 latent at 512)
+///   unetForward   = 0.8 TFLOP × (latent side / 64)² × unetWork   (SD 1.x UNet, 64×64 latent at 512;
+///                   latent side = resolution / 2^(VAE levels − 1): 8x smaller for SD's VAE)
 ///   vaeEncode     = 0.55 TFLOP × (resolution / 512)² × vaeWork   (once per image: latents are cached)
 ///   vaeDecode     = 1.25 TFLOP × (resolution / 512)² × vaeWork   (once per sample image)
 ///   unetWork, vaeWork = Σ width² / 4^level over the network's levels, relative to SD 1.x's
@@ -17,16 +18,17 @@ import Foundation
 ///   training      = steps × imagesPerStep × passes × unetForward + images × vaeEncode
 ///   sampling      = samples × (sampleSteps × 2 × unetForward + vaeDecode)   (2: guidance)
 ///   seconds       = (training + sampling) / (GFLOP/s × 1e9)
-///                   + 1.25 ms × (steps × imagesPerStep × passes + samples × sampleSteps × 2)
+///                   + 0.8 ms × (steps × imagesPerStep × passes + samples × sampleSteps × 2)
 ///
-/// The last term is what small networks cost beyond their FLOPs: at 32 px the default model's
-/// step does 65 MFLOP per image in 3.75 ms (`bench job --no-torch`, batch 1 and 4: kernel
-/// calls on tiny tensors, not arithmetic); at SD 1.x's 512 px it is a few ms of 10 s.
+/// The last term is what small networks cost beyond their FLOPs: at 32 px (8×8 latent) the
+/// default model's training step does 0.26 GFLOP per image, 1.3 ms at 200 GFLOP/s, but takes
+/// 3.75 ms per image (`bench job --no-torch`: 4 ms at batch 1; the demo: 15 ms at batch 4):
+/// kernel calls on tiny tensors, not arithmetic. At SD 1.x's 512 px it is a few ms of 10 s.
 ///
 ///   weights       = 4 bytes × (unet + text encoder + vae parameters)
 ///   optimizer     = 12 bytes × trained parameters (gradient + two AdamW moments) — the UNet
 ///                   for DreamBooth, plus the text encoder when it is trained; ~0 for LoRA/TI
-///   activations   = imagesPerStep × (0.5 GB with checkpointing, 1.5 GB without) × (resolution/512)²
+///   activations   = imagesPerStep × (0.5 GB with checkpointing, 1.5 GB without) × (latent side / 64)²
 ///                   × unetActivations (Σ width / 4^level relative to SD 1.x's); measured: the
 ///                   engine's live tensors in a LoRA step at 512 px peak at 492 / 1494 MiB
 ///                   (`bench unet`, 2026-12-07), and `bench job` with a float32 SD 1.5 at 5.6 GiB
@@ -41,13 +43,15 @@ public struct RunEstimate: Sendable, Codable, Equatable {
     static let referenceUNetChannels = [320, 640, 1280, 1280]
     static let referenceVAEChannels = [128, 256, 512, 512]
     /// Seconds one image's UNet pass costs beyond its FLOPs (see the formula).
-    static let secondsPerImagePass = 0.00125
+    static let secondsPerImagePass = 0.0008
 
     public init(plan: TrainingPlan, resolution: Int, imageCount: Int, cores: Int) {
         let pixelsScale = Double(resolution * resolution) / (512.0 * 512.0)
+        let latentSide = Double(resolution) / Double(1 << max(0, plan.vaeBlockChannels.count - 1))
+        let latentScale = latentSide * latentSide / (64.0 * 64.0)
         let unetWork = Self.levelSum(plan.unetBlockChannels, power: 2) / Self.levelSum(Self.referenceUNetChannels, power: 2)
         let vaeWork = Self.levelSum(plan.vaeBlockChannels, power: 2) / Self.levelSum(Self.referenceVAEChannels, power: 2)
-        let unetForward = 0.8e12 * pixelsScale * unetWork
+        let unetForward = 0.8e12 * latentScale * unetWork
         let vaeEncode = 0.55e12 * pixelsScale * vaeWork
         let vaeDecode = 1.25e12 * pixelsScale * vaeWork
         var passes = plan.method == .textualInversion ? 2.5 : 3.0
@@ -68,7 +72,7 @@ public struct RunEstimate: Sendable, Codable, Equatable {
         if plan.trainTextEncoder && plan.method != .textualInversion { trained += plan.textEncoderParameters }
         let optimizer = 12 * trained
         let unetActivations = Self.levelSum(plan.unetBlockChannels, power: 1) / Self.levelSum(Self.referenceUNetChannels, power: 1)
-        let perImageActivations = (plan.gradientCheckpointing ? 0.5e9 : 1.5e9) * pixelsScale * unetActivations
+        let perImageActivations = (plan.gradientCheckpointing ? 0.5e9 : 1.5e9) * latentScale * unetActivations
         let activations = Int(imagesPerStep * perImageActivations)
         peakMemoryBytes = weights + optimizer + activations + 128 << 20
 
