@@ -3,7 +3,21 @@ import Dispatch
 /// How many threads the non-GEMM kernels use. Set once at start-up from the service config
 /// (`threads`); defaults to every core. OpenBLAS has its own pool, sized by `setBLASThreads`.
 public enum EngineThreads {
-    nonisolated(unsafe) public static var count: Int = max(1, System.coreCount)
+    nonisolated(unsafe) private static var configured: Int = max(1, System.coreCount)
+    /// Set by `withCount` for the work inside it only (task-local, so other work running at
+    /// the same time keeps the configured count).
+    @TaskLocal @usableFromInline static var override: Int?
+
+    public static var count: Int {
+        get { override ?? configured }
+        set { configured = max(1, newValue) }
+    }
+
+    /// Runs `body` with `count` engine threads, leaving the configured count to everything else
+    /// (tests compare thread counts while other tests run).
+    public static func withCount<T>(_ count: Int, _ body: () throws -> T) rethrows -> T {
+        try $override.withValue(max(1, count)) { try body() }
+    }
 }
 
 enum System {

@@ -79,15 +79,24 @@ struct Conv2DWinogradTests {
         #expect(actual.weight == expected.weight)
     }
 
+    /// `withCount` holds inside its body only, and there for every parallel loop it runs.
+    @Test func threadCountOverrideIsLocal() {
+        let configured = EngineThreads.count
+        let (inside, chunks) = EngineThreads.withCount(1) { () -> (Int, Int) in
+            var chunks = 0
+            parallelChunks(1 << 20, minimumPerThread: 1) { _ in chunks += 1 }
+            return (EngineThreads.count, chunks)
+        }
+        #expect(inside == 1 && chunks == 1)
+        #expect(EngineThreads.count == configured)
+    }
+
     /// The result depends on the shape only: the same with one engine thread as with several.
     @Test func sameBitsOnOneThread() {
         let s = Self.shapes[3]
         let x = random(s.inputCount, seed: 5), w = random(s.weightCount, seed: 6)
         let many = forward(s, .winograd, x, w, nil)
-        let saved = EngineThreads.count
-        EngineThreads.count = 1
-        let one = forward(s, .winograd, x, w, nil)
-        EngineThreads.count = saved
+        let one = EngineThreads.withCount(1) { forward(s, .winograd, x, w, nil) }
         #expect(one == many)
     }
 
