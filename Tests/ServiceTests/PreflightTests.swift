@@ -247,7 +247,7 @@ import Imaging
 
     /// The estimate is for the base model's size: its parameter counts and level widths come
     /// from its checkpoint (the default model's UNet: 1,534,084 parameters, counted with
-    /// Python's safetensors; widths 32/64/64 in its config.json).
+    /// Python's safetensors; widths 32/64/64 in its config.json, three VAE levels: 4x).
     @Test func estimateFollowsTheBaseModelsSize() throws {
         var plan = TrainingPlan()
         let sd = RunEstimate(plan: plan, resolution: 512, imageCount: 5, cores: 2)
@@ -256,6 +256,7 @@ import Imaging
         try PreflightPhase.describeBaseModel(at: defaultModel, in: &plan)
         #expect(plan.unetParameters == 1_534_084)
         #expect(plan.unetBlockChannels == [32, 64, 64])
+        #expect(plan.vaeDownscale == 4)
         let small = RunEstimate(plan: plan, resolution: 512, imageCount: 5, cores: 2)
         #expect(sd.peakMemoryBytes > 4 << 30, "SD 1.x's float32 weights alone are 4.3 GB")
         #expect(small.peakMemoryBytes < 512 << 20)

@@ -63,10 +63,12 @@ public struct TrainingPlan: Sendable, Equatable {
     public var unetParameters: Int = 859_520_964
     public var textEncoderParameters: Int = 123_060_480
     public var vaeParameters: Int = 83_653_863
-    /// Channel widths of the UNet's and the VAE's levels, from the full-resolution one down
-    /// (SD 1.x defaults; read from the base model's configs like the parameter counts).
-    public var unetBlockChannels: [Int] = [320, 640, 1280, 1280]
-    public var vaeBlockChannels: [Int] = [128, 256, 512, 512]
+    /// Channel widths of the UNet's and the VAE's levels, from the full-resolution one down,
+    /// and how many times smaller the latent is than the image (SD 1.x defaults; read from the
+    /// base model's configs like the parameter counts).
+    public var unetBlockChannels: [Int] = RunEstimate.referenceUNetChannels
+    public var vaeBlockChannels: [Int] = RunEstimate.referenceVAEChannels
+    public var vaeDownscale: Int = 8
     /// Sustained float32 throughput the machine reaches on this workload, in GFLOP/s. Zero:
     /// assume `threads` cores × 100 GFLOP/s, what the engine sustains on SD 1.5 at 512 px per
     /// core of the 2-core AVX-512 EPYC it is benchmarked on (`bench unet`, 2026-12-07: LoRA step

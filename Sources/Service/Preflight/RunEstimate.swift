@@ -6,7 +6,7 @@ import Foundation
 /// machine does. The formula is written out in `formula` so that the report can show it.
 ///
 ///   unetForward   = 0.8 TFLOP × (latent side / 64)² × unetWork   (SD 1.x UNet, 64×64 latent at 512;
-///                   latent side = resolution / 2^(VAE levels − 1): 8x smaller for SD's VAE)
+///                   latent side = resolution / the VAE's downscale: 8 for SD's VAE)
 ///   vaeEncode     = 0.55 TFLOP × (resolution / 512)² × vaeWork   (once per image: latents are cached)
 ///   vaeDecode     = 1.25 TFLOP × (resolution / 512)² × vaeWork   (once per sample image)
 ///   unetWork, vaeWork = Σ width² / 4^level over the network's levels, relative to SD 1.x's
@@ -40,14 +40,14 @@ public struct RunEstimate: Sendable, Codable, Equatable {
     public var formula: String
 
     /// SD 1.x's level widths: the reference of the FLOP and activation figures.
-    static let referenceUNetChannels = [320, 640, 1280, 1280]
-    static let referenceVAEChannels = [128, 256, 512, 512]
+    public static let referenceUNetChannels = [320, 640, 1280, 1280]
+    public static let referenceVAEChannels = [128, 256, 512, 512]
     /// Seconds one image's UNet pass costs beyond its FLOPs (see the formula).
     static let secondsPerImagePass = 0.0008
 
     public init(plan: TrainingPlan, resolution: Int, imageCount: Int, cores: Int) {
         let pixelsScale = Double(resolution * resolution) / (512.0 * 512.0)
-        let latentSide = Double(resolution) / Double(1 << max(0, plan.vaeBlockChannels.count - 1))
+        let latentSide = Double(resolution) / Double(max(1, plan.vaeDownscale))
         let latentScale = latentSide * latentSide / (64.0 * 64.0)
         let unetWork = Self.levelSum(plan.unetBlockChannels, power: 2) / Self.levelSum(Self.referenceUNetChannels, power: 2)
         let vaeWork = Self.levelSum(plan.vaeBlockChannels, power: 2) / Self.levelSum(Self.referenceVAEChannels, power: 2)

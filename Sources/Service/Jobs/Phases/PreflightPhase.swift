@@ -19,6 +19,7 @@ public struct PreflightPhase: JobPhase {
         plan.vaeParameters = checkpoint.vaeWeights.parameterCount
         plan.unetBlockChannels = checkpoint.unetConfig.blockOutChannels
         plan.vaeBlockChannels = checkpoint.vaeConfig.blockOutChannels
+        plan.vaeDownscale = checkpoint.vaeConfig.downscale
     }
 
     public func run(_ context: JobContext) throws {
