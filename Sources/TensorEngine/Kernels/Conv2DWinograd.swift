@@ -299,11 +299,16 @@ struct WinogradOutput {
     let bias: UnsafePointer<Float>?
     let accumulate: Bool
 
+    /// The bias of channels c ..< c + 8 (zero without one): loaded once per channel group.
+    @inline(__always) func biasVector(_ c: Int) -> Vec8 {
+        bias.map { loadVec($0, c, channels) } ?? Vec8()
+    }
+
+    /// Stores output pixel (y0 + dy, x0 + dx), channels c ..< c + 8, bias already added.
     @inline(__always) func put(_ y: Vec8, _ dy: Int, _ dx: Int, _ c: Int) {
         guard y0 + dy < height && x0 + dx < width else { return }
         let p = image + ((y0 + dy) * width + x0 + dx) * channels
-        let biased = bias.map { y + loadVec($0, c, channels) } ?? y
-        storeVec(accumulate ? biased + loadVec(p, c, channels) : biased, p, c, channels)
+        storeVec(accumulate ? y + loadVec(p, c, channels) : y, p, c, channels)
     }
 }
 
@@ -331,9 +336,10 @@ func winogradOutputTile2(_ m: UnsafePointer<Float>, positionStride: Int, _ targe
             let column = aTranspose2([at(j), at(4 + j), at(8 + j), at(12 + j)])
             s[j] = column[0]; s[4 + j] = column[1]
         }
+        let b = target.biasVector(c)
         for i in 0..<2 {
             let row = aTranspose2([s[i * 4], s[i * 4 + 1], s[i * 4 + 2], s[i * 4 + 3]])
-            for j in 0..<2 { target.put(row[j], i, j, c) }
+            for j in 0..<2 { target.put(row[j] + b, i, j, c) }
         }
     }
 }
@@ -347,9 +353,10 @@ func winogradOutputTile4(_ m: UnsafePointer<Float>, positionStride: Int, _ targe
             let column = aTranspose4([at(j), at(6 + j), at(12 + j), at(18 + j), at(24 + j), at(30 + j)])
             for i in 0..<4 { s[i * 6 + j] = column[i] }
         }
+        let b = target.biasVector(c)
         for i in 0..<4 {
             let row = aTranspose4([s[i * 6], s[i * 6 + 1], s[i * 6 + 2], s[i * 6 + 3], s[i * 6 + 4], s[i * 6 + 5]])
-            for j in 0..<4 { target.put(row[j], i, j, c) }
+            for j in 0..<4 { target.put(row[j] + b, i, j, c) }
         }
     }
 }
