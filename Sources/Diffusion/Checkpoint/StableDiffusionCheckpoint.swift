@@ -36,7 +36,7 @@ public final class StableDiffusionCheckpoint: @unchecked Sendable {
     /// Image sizes this model trains and samples at are multiples of this: the autoencoder's
     /// factor times the UNet's halvings of the latents (64 for SD 1.x/2.x, 16 for the default model).
     public var sizeStep: Int {
-        (1 << (vaeConfig.blockOutChannels.count - 1)) * (1 << (unetConfig.blockOutChannels.count - 1))
+        vaeConfig.downscale * unetConfig.spatialMultiple
     }
 
     public func weights(_ c: CheckpointComponent) -> CheckpointWeights { components[c]! }

@@ -71,7 +71,7 @@ public final class TextToImagePipeline: @unchecked Sendable {
     }
 
     /// Pixels per latent cell (2^(VAE blocks − 1): 8 for Stable Diffusion).
-    public var vaeScaleFactor: Int { 1 << (vae.config.blockOutChannels.count - 1) }
+    public var vaeScaleFactor: Int { vae.config.downscale }
 
     /// The text encoder's last hidden states for prompts [B, 77, D], as diffusers' encode_prompt
     /// (padded to the tokenizer's length, truncated, no attention mask).
